@@ -1,0 +1,260 @@
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A source of time, injected into every time-dependent component.
+///
+/// `now()` is monotonic: it never goes backwards, and it is what windows, timeouts and deadlines are
+/// measured with. `wall()` is calendar time, for timestamps that leave the process (log records,
+/// stored jobs); it may jump when the system clock is set.
+///
+/// Implemented by [`SystemClock`], [`ManualClock`], and by references, `Box` and `Arc` of any clock,
+/// so a component can hold an `Arc<dyn Clock>` shared with the rest of a program.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use stanchion_core::{Clock, SystemClock};
+///
+/// let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// let earlier = clock.now();
+/// assert!(clock.now() >= earlier);
+/// ```
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current monotonic instant.
+    fn now(&self) -> Instant;
+
+    /// The current wall-clock time.
+    fn wall(&self) -> SystemTime;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        (**self).wall()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        (**self).wall()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        (**self).wall()
+    }
+}
+
+/// The operating system's clocks: `Instant::now()` and `SystemTime::now()`.
+///
+/// # Examples
+///
+/// ```
+/// use stanchion_core::{Clock, SystemClock};
+///
+/// let before = std::time::Instant::now();
+/// assert!(SystemClock.now() >= before);
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    #[inline]
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that moves only when told to, for tests.
+///
+/// Clones share one time line: advancing any clone advances them all, from any thread. The clock
+/// starts at the instant it was created and never goes backwards. Its wall time starts at the
+/// system's wall time at creation (or at [`ManualClock::with_wall`]) and advances in step.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use stanchion_core::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let seen_by_component = clock.clone();
+/// let start = seen_by_component.now();
+///
+/// clock.advance(Duration::from_secs(60));
+/// assert_eq!(seen_by_component.now() - start, Duration::from_secs(60));
+/// assert_eq!(clock.elapsed(), Duration::from_secs(60));
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    inner: Arc<ManualInner>,
+}
+
+struct ManualInner {
+    origin: Instant,
+    wall_origin: SystemTime,
+    elapsed_nanos: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock standing at the current instant, with the system's current wall time.
+    pub fn new() -> Self {
+        Self::with_wall(SystemTime::now())
+    }
+
+    /// A clock standing at the current instant whose wall time reads `wall`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use stanchion_core::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::with_wall(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(clock.wall(), UNIX_EPOCH + Duration::from_secs(1_700_000_001));
+    /// ```
+    pub fn with_wall(wall: SystemTime) -> Self {
+        Self {
+            inner: Arc::new(ManualInner {
+                origin: Instant::now(),
+                wall_origin: wall,
+                elapsed_nanos: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Moves time forward by `by`, for every clone of this clock.
+    ///
+    /// Time saturates at about 584 years past the clock's creation instead of wrapping.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        // A closure that always returns Some cannot fail.
+        let _ = self
+            .inner
+            .elapsed_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                Some(now.saturating_add(by))
+            });
+    }
+
+    /// How far this clock has been advanced since it was created.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.inner.elapsed_nanos.load(Ordering::Acquire))
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("elapsed", &self.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.inner.origin + self.elapsed()
+    }
+
+    fn wall(&self) -> SystemTime {
+        self.inner.wall_origin + self.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new();
+        let (now, wall) = (clock.now(), clock.wall());
+        thread::yield_now();
+        assert_eq!(clock.now(), now);
+        assert_eq!(clock.wall(), wall);
+
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(clock.now() - now, Duration::from_millis(1500));
+        assert_eq!(
+            clock.wall().duration_since(wall).unwrap(),
+            Duration::from_millis(1500)
+        );
+    }
+
+    #[test]
+    fn clones_share_one_time_line_across_threads() {
+        let clock = ManualClock::new();
+        let start = clock.now();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let clock = clock.clone();
+                thread::spawn(move || {
+                    for _ in 0..1000 {
+                        clock.advance(Duration::from_micros(1));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(clock.now() - start, Duration::from_millis(4));
+    }
+
+    #[test]
+    fn advance_saturates_instead_of_wrapping() {
+        let clock = ManualClock::new();
+        clock.advance(Duration::MAX);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.elapsed(), Duration::from_nanos(u64::MAX));
+    }
+
+    #[test]
+    fn wrappers_delegate() {
+        let clock = ManualClock::new();
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let boxed: Box<dyn Clock> = Box::new(clock.clone());
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(shared.now(), clock.now());
+        assert_eq!(boxed.wall(), clock.wall());
+        fn through<C: Clock>(clock: C) -> Instant {
+            clock.now()
+        }
+        assert_eq!(through(&clock), clock.now());
+    }
+
+    #[test]
+    fn system_clock_is_monotonic() {
+        let a = SystemClock.now();
+        let b = SystemClock.now();
+        assert!(b >= a);
+    }
+}

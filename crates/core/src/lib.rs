@@ -1,0 +1,28 @@
+//! Small, stable types shared by the Stanchion crates.
+//!
+//! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
+//! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests
+//! advance a [`ManualClock`] instead of sleeping.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stanchion_core::{Clock, ManualClock, SystemClock};
+//!
+//! fn deadline(clock: &impl Clock, timeout: Duration) -> std::time::Instant {
+//!     clock.now() + timeout
+//! }
+//!
+//! let clock = ManualClock::new();
+//! let due = deadline(&clock, Duration::from_millis(50));
+//! clock.advance(Duration::from_millis(50));
+//! assert_eq!(clock.now(), due);
+//!
+//! // Production code passes the real clock.
+//! let _ = deadline(&SystemClock, Duration::from_millis(50));
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod clock;
+
+pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,45 @@
+//! Fast, tested building blocks for hook and job runtimes.
+//!
+//! `stanchion` is a facade: it holds no logic, only re-exports of the `stanchion-*` microcrates,
+//! each behind a feature of the same name, so a program can depend on one crate or on all of them
+//! through one line. Depending on a microcrate directly (`stanchion-core = "0.1"`) is equally
+//! supported and compiles less.
+//!
+//! # Crates
+//!
+//! | path | crate | feature | what it is |
+//! |---|---|---|---|
+//! | [`stanchion::core`](crate::core) | `stanchion-core` | always | the injectable [`Clock`](crate::core::Clock), shared small types |
+//!
+//! The remaining building blocks (breaker, cache, queue, bus, dag, ring, store, hooks) join this
+//! table, each behind its feature and in `full`, as they land.
+//!
+//! # Features
+//!
+//! | feature | enables |
+//! |---|---|
+//! | `default` | nothing beyond `core` |
+//! | `full` | every crate |
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use stanchion::prelude::*;
+//!
+//! let clock = ManualClock::new();
+//! let start = clock.now();
+//! clock.advance(Duration::from_secs(1));
+//! assert_eq!(clock.now() - start, Duration::from_secs(1));
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[doc(inline)]
+pub use stanchion_core as core;
+
+/// The types most programs name, for a glob import.
+pub mod prelude {
+    #[doc(no_inline)]
+    pub use crate::core::{Clock, ManualClock, SystemClock};
+}

@@ -1,0 +1,527 @@
+//! The benchmark report: measurements read back from criterion, the ours-vs-peer comparisons, and
+//! the three ways they are shown (terminal table, `report.json`, `docs/benchmarks.md` with a chart).
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// The function id prefix that marks our implementation (see `benches/src/lib.rs`).
+const OURS: &str = "stanchion";
+
+/// Where `bench` writes and `bench-check` reads the last report.
+pub(crate) fn report_path(root: &Path) -> PathBuf {
+    root.join("target/bench/report.json")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Report {
+    pub(crate) machine: Machine,
+    /// `full` or `quick`.
+    pub(crate) mode: String,
+    /// The `--filter` the run was limited to, if any.
+    pub(crate) filter: Option<String>,
+    pub(crate) measurements: Vec<Measurement>,
+    pub(crate) comparisons: Vec<Comparison>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Machine {
+    pub(crate) cpu: String,
+    pub(crate) cores: usize,
+    pub(crate) rustc: String,
+    pub(crate) date: String,
+    pub(crate) git_revision: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Measurement {
+    /// Criterion's full id: `<crate>/<workload>/<implementation>[/<parameter>]`.
+    pub(crate) id: String,
+    pub(crate) krate: String,
+    /// The workload within the crate, parameter included: `zipf_1.0/2`.
+    pub(crate) workload: String,
+    pub(crate) implementation: String,
+    pub(crate) ours: bool,
+    /// Median time of one iteration.
+    pub(crate) median_ns: f64,
+    pub(crate) throughput: Option<Throughput>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Throughput {
+    /// `elements` or `bytes`.
+    pub(crate) unit: String,
+    pub(crate) per_iteration: u64,
+    pub(crate) per_second: f64,
+}
+
+/// One of ours against one peer on the same workload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Comparison {
+    /// `<crate>/<workload>`.
+    pub(crate) workload: String,
+    pub(crate) ours: String,
+    pub(crate) peer: String,
+    pub(crate) ours_median_ns: f64,
+    pub(crate) peer_median_ns: f64,
+    /// Peer time over our time: above 1, ours is that many times faster.
+    pub(crate) speedup: f64,
+}
+
+impl Measurement {
+    fn key(&self) -> String {
+        format!("{}/{}", self.krate, self.workload)
+    }
+}
+
+/// Reads every measurement criterion wrote under `criterion_dir` at or after `since`.
+///
+/// Criterion keeps results of earlier runs; the time filter keeps a `--filter` run from reporting
+/// stale numbers for benches it did not run.
+pub(crate) fn collect(criterion_dir: &Path, since: SystemTime) -> Result<Vec<Measurement>> {
+    let mut found = Vec::new();
+    let mut pending = vec![criterion_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "new")
+                    && path.join("benchmark.json").is_file()
+                {
+                    let estimates = path.join("estimates.json");
+                    let fresh = std::fs::metadata(&estimates)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|modified| modified >= since);
+                    if fresh {
+                        found.push(read_measurement(&path.join("benchmark.json"), &estimates)?);
+                    }
+                } else {
+                    pending.push(path);
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn read_measurement(benchmark: &Path, estimates: &Path) -> Result<Measurement> {
+    let info = read_json(benchmark)?;
+    let median_ns = read_json(estimates)?["median"]["point_estimate"]
+        .as_f64()
+        .with_context(|| format!("no median in {}", estimates.display()))?;
+    let text = |key: &str| info[key].as_str().map(str::to_owned);
+    let group =
+        text("group_id").with_context(|| format!("no group_id in {}", benchmark.display()))?;
+    let implementation = text("function_id").unwrap_or_else(|| OURS.to_owned());
+    let (krate, workload) = group.split_once('/').unwrap_or(("other", &group));
+    let workload = match text("value_str") {
+        Some(parameter) => format!("{workload}/{parameter}"),
+        None => workload.to_owned(),
+    };
+    let throughput = throughput(&info["throughput"], median_ns);
+    Ok(Measurement {
+        id: text("full_id").unwrap_or_else(|| format!("{group}/{implementation}")),
+        krate: krate.to_owned(),
+        workload,
+        ours: implementation.starts_with(OURS),
+        implementation,
+        median_ns,
+        throughput,
+    })
+}
+
+/// Criterion stores throughput as `{"Elements": n}`, `{"Bytes": n}`, `{"BytesDecimal": n}` or
+/// `{"ElementsAndBytes": {"elements": n, "bytes": m}}`; elements win where both are given.
+fn throughput(value: &Value, median_ns: f64) -> Option<Throughput> {
+    let object = value.as_object()?;
+    let (unit, per_iteration) = if let Some(n) = object.get("Elements").and_then(Value::as_u64) {
+        ("elements", n)
+    } else if let Some(n) = object
+        .get("ElementsAndBytes")
+        .and_then(|v| v["elements"].as_u64())
+    {
+        ("elements", n)
+    } else {
+        let n = object
+            .get("Bytes")
+            .or_else(|| object.get("BytesDecimal"))
+            .and_then(Value::as_u64)?;
+        ("bytes", n)
+    };
+    Some(Throughput {
+        unit: unit.to_owned(),
+        per_iteration,
+        per_second: per_iteration as f64 * 1e9 / median_ns,
+    })
+}
+
+/// Every (ours, peer) pair measured on the same workload.
+pub(crate) fn compare(measurements: &[Measurement]) -> Vec<Comparison> {
+    let mut by_workload: BTreeMap<String, Vec<&Measurement>> = BTreeMap::new();
+    for m in measurements {
+        by_workload.entry(m.key()).or_default().push(m);
+    }
+    let mut comparisons = Vec::new();
+    for (workload, runs) in by_workload {
+        for ours in runs.iter().filter(|m| m.ours) {
+            for peer in runs.iter().filter(|m| !m.ours) {
+                comparisons.push(Comparison {
+                    workload: workload.clone(),
+                    ours: ours.implementation.clone(),
+                    peer: peer.implementation.clone(),
+                    ours_median_ns: ours.median_ns,
+                    peer_median_ns: peer.median_ns,
+                    speedup: peer.median_ns / ours.median_ns,
+                });
+            }
+        }
+    }
+    comparisons
+}
+
+pub(crate) fn machine(root: &Path) -> Machine {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    let revision = git(&["rev-parse", "--short=12", "HEAD"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let dirty = git(&["status", "--porcelain"]).is_some_and(|o| !o.stdout.is_empty());
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rustc: crate::process::first_line("rustc", &["--version"])
+            .unwrap_or_else(|| "unknown".to_owned()),
+        date: crate::process::first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+            .unwrap_or_else(|| "unknown".to_owned()),
+        git_revision: if dirty {
+            format!("{revision} (with uncommitted changes)")
+        } else {
+            revision
+        },
+    }
+}
+
+pub(crate) fn format_time(ns: f64) -> String {
+    match ns {
+        ns if ns < 1e3 => format!("{ns:.1} ns"),
+        ns if ns < 1e6 => format!("{:.2} µs", ns / 1e3),
+        ns if ns < 1e9 => format!("{:.2} ms", ns / 1e6),
+        ns => format!("{:.2} s", ns / 1e9),
+    }
+}
+
+fn format_rate(throughput: &Option<Throughput>) -> String {
+    let Some(t) = throughput else {
+        return "-".to_owned();
+    };
+    let unit = if t.unit == "bytes" { "B/s" } else { "/s" };
+    match t.per_second {
+        r if r >= 1e9 => format!("{:.2} G{unit}", r / 1e9),
+        r if r >= 1e6 => format!("{:.2} M{unit}", r / 1e6),
+        r if r >= 1e3 => format!("{:.1} K{unit}", r / 1e3),
+        r => format!("{r:.0} {unit}"),
+    }
+}
+
+/// Rows of (workload, implementation, median, throughput, speedup vs ours-or-blank), one crate at a time.
+fn rows_by_crate(report: &Report) -> BTreeMap<&str, Vec<[String; 5]>> {
+    let mut crates: BTreeMap<&str, Vec<[String; 5]>> = BTreeMap::new();
+    let mut measurements: Vec<&Measurement> = report.measurements.iter().collect();
+    // Group by workload; ours first within it.
+    measurements.sort_by(|a, b| {
+        (a.key(), !a.ours, &a.implementation).cmp(&(b.key(), !b.ours, &b.implementation))
+    });
+    for m in measurements {
+        let speedup = if m.ours {
+            String::new()
+        } else {
+            report
+                .comparisons
+                .iter()
+                .filter(|c| c.workload == m.key() && c.peer == m.implementation)
+                .map(|c| format!("{:.2}x", c.speedup))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        crates.entry(&m.krate).or_default().push([
+            m.workload.clone(),
+            m.implementation.clone(),
+            format_time(m.median_ns),
+            format_rate(&m.throughput),
+            speedup,
+        ]);
+    }
+    crates
+}
+
+const HEADERS: [&str; 5] = [
+    "workload",
+    "implementation",
+    "median",
+    "throughput",
+    "ours faster by",
+];
+
+/// The terminal table: per crate, each workload's implementations with ours first.
+pub(crate) fn print_table(report: &Report) {
+    for (krate, rows) in rows_by_crate(report) {
+        let mut widths = HEADERS.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        println!("\n{krate}");
+        let line = |cells: [&str; 5]| {
+            let mut out = String::from(" ");
+            for (cell, width) in cells.iter().zip(widths) {
+                let _ = write!(out, " {cell:<width$} ");
+            }
+            println!("{}", out.trim_end());
+        };
+        line(HEADERS);
+        for row in &rows {
+            line(row.each_ref().map(String::as_str));
+        }
+    }
+}
+
+/// `docs/benchmarks.md`: the machine, one table per crate, the chart and the inputs' citations.
+pub(crate) fn markdown(report: &Report, chart: Option<&str>) -> String {
+    let m = &report.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Generated by `cargo xtask bench{}`; do not edit by hand. Each workload runs ours and every peer \
+         in the same run. *Ours faster by* is the peer's median time over ours: above 1 ours is faster. \
+         `cargo xtask bench-check` compares these ratios with `benches/baseline.json`.\n",
+        if report.mode == "quick" {
+            " --quick"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "| machine | |\n|---|---|");
+    let _ = writeln!(out, "| CPU | {} ({} cores) |", m.cpu, m.cores);
+    let _ = writeln!(out, "| toolchain | {} |", m.rustc);
+    let _ = writeln!(out, "| date | {} |", m.date);
+    let _ = writeln!(out, "| revision | {} |", m.git_revision);
+    let _ = writeln!(out, "| mode | {} (medians) |\n", report.mode);
+    if let Some(chart) = chart {
+        let _ = writeln!(
+            out,
+            "![ours vs peers: how many times faster ours is, per workload]({chart})\n"
+        );
+    }
+    for (krate, rows) in rows_by_crate(report) {
+        let _ = writeln!(out, "## {krate}\n");
+        let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        for row in rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
+    if report.measurements.is_empty() {
+        let _ = writeln!(out, "No benchmarks have been written yet.\n");
+    }
+    let _ = writeln!(
+        out,
+        "## Inputs\n\nKeys are seeded (Zipf draws, random graphs) so every implementation replays the same input. \
+         Cache traces are from the ARC paper: Nimrod Megiddo and Dharmendra S. Modha, \"ARC: A Self-Tuning, \
+         Low Overhead Replacement Cache\", USENIX FAST 03, San Francisco, CA, pp. 115-130, 2003."
+    );
+    out
+}
+
+/// A horizontal bar per comparison on a log scale centred on 1x; green where ours is faster.
+pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
+    use plotters::prelude::*;
+
+    let labels: Vec<String> = comparisons
+        .iter()
+        .map(|c| format!("{} vs {}", c.workload, c.peer))
+        .collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as u32;
+    let height = 120 + 30 * comparisons.len().max(1) as u32;
+    let (low, high) = comparisons.iter().fold((0.5f64, 2.0f64), |(lo, hi), c| {
+        (lo.min(c.speedup), hi.max(c.speedup))
+    });
+    let (low, high) = (low / 1.5, high * 1.5);
+
+    let root = SVGBackend::new(path, (260 + 7 * longest, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "how many times faster ours is (peer median / ours)",
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(20 + 7 * longest)
+        .build_cartesian_2d(
+            (low..high).log_scale(),
+            (0..comparisons.len()).into_segmented(),
+        )?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .label_style(("sans-serif", 13))
+        .x_labels(8)
+        .x_label_formatter(&|x| format!("{x:.2}x"))
+        .y_labels(comparisons.len().max(1))
+        .y_label_formatter(&|y| match y {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()?;
+    chart.draw_series(comparisons.iter().enumerate().map(|(i, c)| {
+        let color = if c.speedup >= 1.0 {
+            RGBColor(46, 139, 87)
+        } else {
+            RGBColor(200, 60, 60)
+        };
+        let mut bar = Rectangle::new(
+            [
+                (1.0, SegmentValue::Exact(i)),
+                (c.speedup, SegmentValue::Exact(i + 1)),
+            ],
+            color.filled(),
+        );
+        bar.set_margin(4, 4, 0, 0);
+        bar
+    }))?;
+    chart.draw_series(LineSeries::new(
+        [
+            (1.0, SegmentValue::Exact(0)),
+            (1.0, SegmentValue::Exact(comparisons.len())),
+        ],
+        BLACK.stroke_width(1),
+    ))?;
+    root.present()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measurement(workload: &str, implementation: &str, median_ns: f64) -> Measurement {
+        Measurement {
+            id: format!("cache/{workload}/{implementation}"),
+            krate: "cache".into(),
+            workload: workload.into(),
+            implementation: implementation.into(),
+            ours: implementation.starts_with(OURS),
+            median_ns,
+            throughput: None,
+        }
+    }
+
+    #[test]
+    fn compares_each_ours_with_each_peer_of_the_same_workload() {
+        let comparisons = compare(&[
+            measurement("zipf", "stanchion", 10.0),
+            measurement("zipf", "moka", 50.0),
+            measurement("zipf", "quick_cache", 5.0),
+            measurement("trace", "stanchion", 4.0),
+            measurement("trace-only-peer", "moka", 4.0),
+        ]);
+        let pairs: Vec<_> = comparisons
+            .iter()
+            .map(|c| (c.workload.as_str(), c.peer.as_str(), c.speedup))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("cache/zipf", "moka", 5.0),
+                ("cache/zipf", "quick_cache", 0.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_criterion_files_with_parameters_and_throughput() {
+        let dir = std::env::temp_dir().join(format!("xtask-report-{}", std::process::id()));
+        let new = dir.join("queue_batch/moka/2/new");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"group_id":"queue/batch","function_id":"moka","value_str":"2",
+                "throughput":{"Elements":1000},"full_id":"queue/batch/moka/2"}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"median":{"point_estimate":2000.0}}"#,
+        )
+        .unwrap();
+
+        let found = collect(&dir, SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(found.len(), 1);
+        let m = &found[0];
+        assert_eq!(
+            (
+                m.krate.as_str(),
+                m.workload.as_str(),
+                m.implementation.as_str()
+            ),
+            ("queue", "batch/2", "moka")
+        );
+        assert!(!m.ours);
+        assert_eq!(m.throughput.as_ref().unwrap().per_second, 5e8);
+        assert!(
+            collect(&dir, SystemTime::now() + std::time::Duration::from_secs(60))
+                .unwrap()
+                .is_empty()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn time_and_rate_formats() {
+        assert_eq!(format_time(12.34), "12.3 ns");
+        assert_eq!(format_time(12_340.0), "12.34 µs");
+        assert_eq!(format_time(2.5e9), "2.50 s");
+        let rate = |per_second| {
+            Some(Throughput {
+                unit: "elements".into(),
+                per_iteration: 1,
+                per_second,
+            })
+        };
+        assert_eq!(format_rate(&rate(2.5e7)), "25.00 M/s");
+        assert_eq!(format_rate(&None), "-");
+    }
+}
