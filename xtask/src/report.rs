@@ -367,6 +367,7 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>) -> String {
 /// A horizontal bar per comparison on a log scale centred on 1x; green where ours is faster.
 pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
     use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
 
     let labels: Vec<String> = comparisons
         .iter()
@@ -377,7 +378,7 @@ pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
     let (low, high) = comparisons.iter().fold((0.5f64, 2.0f64), |(lo, hi), c| {
         (lo.min(c.speedup), hi.max(c.speedup))
     });
-    let (low, high) = (low / 1.5, high * 1.5);
+    let (low, high) = (low / 1.5, high * 2.0);
 
     let root = SVGBackend::new(path, (260 + 7 * longest, height)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -401,10 +402,18 @@ pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
         .x_label_formatter(&|x| format!("{x:.2}x"))
         .y_labels(comparisons.len().max(1))
         .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            // The axis also asks for a label one past the last segment.
+            SegmentValue::CenterOf(i) => comparisons
+                .len()
+                .checked_sub(i + 1)
+                .and_then(|row| labels.get(row))
+                .cloned()
+                .unwrap_or_default(),
             _ => String::new(),
         })
         .draw()?;
+    // Segments count from the bottom; draw the first comparison at the top.
+    let row = |i: usize| comparisons.len() - 1 - i;
     chart.draw_series(comparisons.iter().enumerate().map(|(i, c)| {
         let color = if c.speedup >= 1.0 {
             RGBColor(46, 139, 87)
@@ -413,13 +422,20 @@ pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
         };
         let mut bar = Rectangle::new(
             [
-                (1.0, SegmentValue::Exact(i)),
-                (c.speedup, SegmentValue::Exact(i + 1)),
+                (1.0, SegmentValue::Exact(row(i))),
+                (c.speedup, SegmentValue::Exact(row(i) + 1)),
             ],
             color.filled(),
         );
         bar.set_margin(4, 4, 0, 0);
         bar
+    }))?;
+    chart.draw_series(comparisons.iter().enumerate().map(|(i, c)| {
+        Text::new(
+            format!(" {:.2}x", c.speedup),
+            (c.speedup.max(1.0), SegmentValue::CenterOf(row(i))),
+            TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+        )
     }))?;
     chart.draw_series(LineSeries::new(
         [
@@ -507,6 +523,23 @@ mod tests {
                 .is_empty()
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn chart_names_every_comparison_with_its_speedup() {
+        let comparisons = compare(&[
+            measurement("zipf", "stanchion", 10.0),
+            measurement("zipf", "moka", 52.0),
+            measurement("trace", "stanchion", 10.0),
+            measurement("trace", "lru", 8.0),
+        ]);
+        let path = std::env::temp_dir().join(format!("xtask-chart-{}.svg", std::process::id()));
+        chart_svg(&comparisons, &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        for text in ["cache/zipf vs moka", "5.20x", "cache/trace vs lru", "0.80x"] {
+            assert!(svg.contains(text), "{text} missing from the chart");
+        }
     }
 
     #[test]
