@@ -10,15 +10,17 @@
 //! | path | crate | feature | what it is |
 //! |---|---|---|---|
 //! | [`stanchion::core`](crate::core) | `stanchion-core` | always | the injectable [`Clock`](crate::core::Clock), shared small types |
+//! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //!
-//! The remaining building blocks (breaker, cache, queue, bus, dag, ring, store, hooks) join this
-//! table, each behind its feature and in `full`, as they land.
+//! The remaining building blocks (breaker, cache, queue, bus, ring, store, hooks) join this table,
+//! each behind its feature and in `full`, as they land.
 //!
 //! # Features
 //!
 //! | feature | enables |
 //! |---|---|
 //! | `default` | nothing beyond `core` |
+//! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `full` | every crate |
 //!
 //! # Examples
@@ -37,9 +39,15 @@
 
 #[doc(inline)]
 pub use stanchion_core as core;
+#[cfg(feature = "dag")]
+#[doc(inline)]
+pub use stanchion_dag as dag;
 
 /// The types most programs name, for a glob import.
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::core::{Clock, ManualClock, SystemClock};
+    #[cfg(feature = "dag")]
+    #[doc(no_inline)]
+    pub use crate::dag::{Dag, DagBuilder, ReadySet};
 }

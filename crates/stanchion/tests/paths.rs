@@ -21,3 +21,14 @@ fn prelude_path() {
     let _ = clock.wall();
     let _ = ManualClock::new().elapsed();
 }
+
+#[cfg(feature = "dag")]
+#[test]
+fn dag_path() {
+    let mut builder = stanchion::dag::Dag::builder();
+    builder.add_node("b", ["a"]).add_node("a", []);
+    let dag = builder.build().unwrap();
+    assert_eq!(dag.name(dag.topo_order()[0]), "a");
+    let _: stanchion::prelude::ReadySet<'_> = dag.ready_set();
+    let _ = stanchion::prelude::DagBuilder::<u32>::new();
+}
