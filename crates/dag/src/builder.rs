@@ -61,7 +61,7 @@ impl<N: Name> DagBuilder<N> {
             declared_at: Vec::with_capacity(nodes),
             declarations_of: Vec::with_capacity(nodes),
             declarations: Vec::with_capacity(nodes),
-            mentions: Csr::with_capacity(nodes, nodes * 4),
+            mentions: Csr::with_capacity(nodes, nodes.saturating_mul(4)),
         }
     }
 
@@ -69,6 +69,10 @@ impl<N: Name> DagBuilder<N> {
     ///
     /// Nothing is checked here; [`build`](Self::build) reports every problem at once. A dependency
     /// listed twice counts once.
+    ///
+    /// # Panics
+    ///
+    /// If the builder would hold more than [`MAX_NODES`](crate::MAX_NODES) nodes or distinct names.
     pub fn add_node<'k>(
         &mut self,
         name: &'k N::Key,
@@ -77,6 +81,11 @@ impl<N: Name> DagBuilder<N> {
     where
         N::Key: 'k,
     {
+        assert!(
+            self.declarations.len() < crate::MAX_NODES,
+            "a dag holds at most {} nodes",
+            crate::MAX_NODES
+        );
         let symbol = self.intern(name);
         let position = self.declarations.len() as u32;
         if self.declared_at[symbol as usize] == UNDECLARED {
@@ -105,6 +114,11 @@ impl<N: Name> DagBuilder<N> {
     #[inline]
     fn intern(&mut self, key: &N::Key) -> u32 {
         let before = self.symbol_count;
+        assert!(
+            (before as usize) < crate::MAX_NODES,
+            "a dag names at most {} nodes",
+            crate::MAX_NODES
+        );
         let symbol = self
             .lookup
             .intern::<N>(&mut self.symbols, &mut self.symbol_count, key);
@@ -225,7 +239,7 @@ impl<N> Problems<N> {
         errors.extend(self.self_loops);
         errors.extend(cycles.into_iter().map(|cycle| ValidationError::Cycle {
             path: cycle.path.iter().map(|&node| name(node)).collect(),
-            component: cycle.component.iter().map(|&node| name(node)).collect(),
+            others: cycle.others.iter().map(|&node| name(node)).collect(),
         }));
         match levels {
             Some(levels) if errors.is_empty() => Ok(Sorted {

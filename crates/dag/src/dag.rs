@@ -51,8 +51,8 @@ impl fmt::Display for NodeIndex {
 ///
 /// Built by [`DagBuilder`] (named nodes) or [`Dag::from_indexed`] (nodes numbered `0..n`). Edges
 /// read "depends on": a node comes after each of its dependencies. The order is computed once,
-/// when the DAG is built, by Kahn's algorithm over compact integer arrays; it is stable: nodes are
-/// ordered by level, and within a level by declaration.
+/// when the DAG is built, over compact integer arrays, and is the one Kahn's algorithm gives when
+/// run level by level: nodes ordered by level, and by declaration within a level.
 ///
 /// # Examples
 ///
@@ -116,8 +116,12 @@ impl Dag<u32> {
     ///
     /// # Errors
     ///
-    /// [`ValidationErrors`] naming numbers out of range (as missing dependencies), self loops and
-    /// cycles, as [`DagBuilder::build`] does.
+    /// [`ValidationErrors`] naming numbers out of range (as missing dependencies, once per row),
+    /// self loops and cycles, as [`DagBuilder::build`] does.
+    ///
+    /// # Panics
+    ///
+    /// If there are more than [`MAX_NODES`](crate::MAX_NODES) rows.
     ///
     /// # Examples
     ///
@@ -135,6 +139,11 @@ impl Dag<u32> {
         dependencies: &[D],
     ) -> Result<Self, ValidationErrors<u32>> {
         let n = dependencies.len();
+        assert!(
+            n <= crate::MAX_NODES,
+            "a dag holds at most {} nodes",
+            crate::MAX_NODES
+        );
         let names: Vec<u32> = (0..n).map(|i| NodeIndex::new(i).as_u32()).collect();
         let edges = dependencies.iter().map(|row| row.as_ref().len()).sum();
         let mut problems = Problems::default();
@@ -142,10 +151,17 @@ impl Dag<u32> {
         for (node, row) in names.iter().zip(dependencies) {
             for &dependency in row.as_ref() {
                 if dependency as usize >= n {
-                    problems.missing.push(ValidationError::MissingDependency {
+                    let error = ValidationError::MissingDependency {
                         node: *node,
                         missing: dependency,
-                    });
+                    };
+                    // Rows are short: scanning this row's reports keeps each (node, missing) once.
+                    let mut this_row = problems.missing.iter().rev().take_while(
+                        |reported| matches!(reported, ValidationError::MissingDependency { node: n, .. } if n == node),
+                    );
+                    if !this_row.any(|reported| *reported == error) {
+                        problems.missing.push(error);
+                    }
                 } else if dependency == *node {
                     if !problems
                         .self_loops
@@ -210,12 +226,16 @@ impl<N: Name> Dag<N> {
     ///
     /// If `node` is not an index of this DAG.
     pub fn name(&self, node: NodeIndex) -> &N::Key {
+        self.check(node);
+        self.names.get(node.index())
+    }
+
+    fn check(&self, node: NodeIndex) {
         assert!(
             node.index() < self.len,
             "{node} is not a node of this dag of {} nodes",
             self.len
         );
-        self.names.get(node.index())
     }
 
     /// Every name, in declaration order.
@@ -253,7 +273,12 @@ impl<N: Name> Dag<N> {
     }
 
     /// What `node` depends on, in the order it listed them (once each when built by [`DagBuilder`]).
+    ///
+    /// # Panics
+    ///
+    /// If `node` is not an index of this DAG.
     pub fn dependencies(&self, node: NodeIndex) -> &[NodeIndex] {
+        self.check(node);
         self.dependencies.row(node)
     }
 
@@ -261,7 +286,12 @@ impl<N: Name> Dag<N> {
     ///
     /// The first call on a DAG (or of [`descendants`](Self::descendants) or
     /// [`ready_set`](Self::ready_set)) builds the reversed adjacency, in time linear in the edges.
+    ///
+    /// # Panics
+    ///
+    /// If `node` is not an index of this DAG.
     pub fn dependents(&self, node: NodeIndex) -> &[NodeIndex] {
+        self.check(node);
         self.reversed().row(node)
     }
 
@@ -271,12 +301,22 @@ impl<N: Name> Dag<N> {
     }
 
     /// Every node `node` depends on, directly or through others, in declaration order.
+    ///
+    /// # Panics
+    ///
+    /// If `node` is not an index of this DAG.
     pub fn ancestors(&self, node: NodeIndex) -> Vec<NodeIndex> {
+        self.check(node);
         reachable(&self.dependencies, node)
     }
 
     /// Every node that depends on `node`, directly or through others, in declaration order.
+    ///
+    /// # Panics
+    ///
+    /// If `node` is not an index of this DAG.
     pub fn descendants(&self, node: NodeIndex) -> Vec<NodeIndex> {
+        self.check(node);
         reachable(self.reversed(), node)
     }
 

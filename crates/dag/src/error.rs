@@ -35,17 +35,32 @@ pub enum ValidationError<N> {
     /// Nodes that depend on each other in a circle.
     ///
     /// One per strongly connected component: `path` is a shortest cycle through the component's
-    /// first-declared node, starting and ending with it (`a -> b -> c -> a`); `component` lists every
-    /// node of the component in declaration order, so none caught in a tangle of cycles goes unnamed.
+    /// first-declared node, starting and ending with it (`a -> b -> c -> a`); `others` lists the
+    /// component's nodes the path does not pass through, in declaration order, so none caught in a
+    /// tangle of cycles goes unnamed. The component is the path's nodes and the others.
     Cycle {
         /// The cycle, first node repeated at the end.
         path: Vec<N>,
-        /// Every node of the strongly connected component, in declaration order.
-        component: Vec<N>,
+        /// The rest of the strongly connected component, in declaration order (often empty).
+        others: Vec<N>,
     },
 }
 
-impl<N: fmt::Display + PartialEq> fmt::Display for ValidationError<N> {
+fn write_list<N: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[N],
+    separator: &str,
+) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(separator)?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+impl<N: fmt::Display> fmt::Display for ValidationError<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::EmptyName { position } => {
@@ -58,25 +73,12 @@ impl<N: fmt::Display + PartialEq> fmt::Display for ValidationError<N> {
                 write!(f, "node {node} depends on {missing}, which is not declared")
             }
             Self::SelfLoop { node } => write!(f, "node {node} depends on itself"),
-            Self::Cycle { path, component } => {
+            Self::Cycle { path, others } => {
                 f.write_str("dependency cycle: ")?;
-                for (i, node) in path.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(" -> ")?;
-                    }
-                    write!(f, "{node}")?;
-                }
-                // The path repeats its first node; the component holds each node once.
-                let on_path = path.len().saturating_sub(1);
-                if component.len() > on_path {
-                    let others: Vec<&N> = component.iter().filter(|n| !path.contains(n)).collect();
+                write_list(f, path, " -> ")?;
+                if !others.is_empty() {
                     f.write_str(" (its component also holds ")?;
-                    for (i, node) in others.iter().enumerate() {
-                        if i > 0 {
-                            f.write_str(", ")?;
-                        }
-                        write!(f, "{node}")?;
-                    }
+                    write_list(f, others, ", ")?;
                     f.write_str(")")?;
                 }
                 Ok(())
@@ -85,7 +87,7 @@ impl<N: fmt::Display + PartialEq> fmt::Display for ValidationError<N> {
     }
 }
 
-impl<N: fmt::Debug + fmt::Display + PartialEq> std::error::Error for ValidationError<N> {}
+impl<N: fmt::Debug + fmt::Display> std::error::Error for ValidationError<N> {}
 
 /// Every problem that kept a DAG from being built, in a fixed order: empty names, duplicate
 /// names, missing dependencies, self loops, cycles; within each kind, in declaration order.
@@ -141,7 +143,7 @@ impl<N> ValidationErrors<N> {
     }
 }
 
-impl<N: fmt::Display + PartialEq> fmt::Display for ValidationErrors<N> {
+impl<N: fmt::Display> fmt::Display for ValidationErrors<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, error) in self.errors.iter().enumerate() {
             if i > 0 {
@@ -153,7 +155,7 @@ impl<N: fmt::Display + PartialEq> fmt::Display for ValidationErrors<N> {
     }
 }
 
-impl<N: fmt::Debug + fmt::Display + PartialEq> std::error::Error for ValidationErrors<N> {}
+impl<N: fmt::Debug + fmt::Display> std::error::Error for ValidationErrors<N> {}
 
 impl<'a, N> IntoIterator for &'a ValidationErrors<N> {
     type Item = &'a ValidationError<N>;
@@ -174,41 +176,30 @@ impl<N> IntoIterator for ValidationErrors<N> {
 }
 
 /// A [`ReadySet::complete`](crate::ReadySet::complete) call that does not fit the run's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadyError {
-    /// The node still waits for `waiting_on` of its dependencies.
+    /// The node still waits for some of its dependencies.
+    #[error(
+        "node {node} cannot complete: it still waits for {waiting_on} of its listed dependencies"
+    )]
     NotReady {
         /// The node that was completed too early.
         node: NodeIndex,
-        /// How many of its dependencies have not completed.
+        /// How many entries of its dependency list have not completed (a dependency listed
+        /// twice to [`Dag::from_indexed`](crate::Dag::from_indexed) counts twice).
         waiting_on: usize,
     },
     /// The node was completed before.
+    #[error("node {node} was already completed")]
     AlreadyCompleted {
         /// The node completed twice.
         node: NodeIndex,
     },
     /// The index is not a node of this DAG.
+    #[error("node {node} is not in this dag")]
     UnknownNode {
         /// The index out of range.
         node: NodeIndex,
     },
 }
-
-impl fmt::Display for ReadyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotReady { node, waiting_on } => {
-                write!(
-                    f,
-                    "node {node} cannot complete: {waiting_on} of its dependencies have not"
-                )
-            }
-            Self::AlreadyCompleted { node } => write!(f, "node {node} was already completed"),
-            Self::UnknownNode { node } => write!(f, "node {node} is not in this dag"),
-        }
-    }
-}
-
-impl std::error::Error for ReadyError {}

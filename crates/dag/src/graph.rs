@@ -184,13 +184,13 @@ fn order_by_level(level: &[u32], levels: usize) -> Levels {
     }
 }
 
-/// A cycle, and the strongly connected component it runs through.
+/// A cycle, and the rest of the strongly connected component it runs through.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Cycle {
     /// A shortest cycle through the component's lowest index, which starts and ends it.
     pub(crate) path: Vec<NodeIndex>,
-    /// The strongly connected component, in increasing index order.
-    pub(crate) component: Vec<NodeIndex>,
+    /// The component's nodes that the path does not pass through, in increasing index order.
+    pub(crate) others: Vec<NodeIndex>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -277,7 +277,15 @@ pub(crate) fn cycles(dependencies: &Csr) -> Vec<Cycle> {
                 |node| membership[node.index()] == id as u32,
                 parent,
             );
-            Cycle { path, component }
+            // Unmark the path's nodes; the component's nodes still marked are the others.
+            for node in &path {
+                membership[node.index()] = NONE;
+            }
+            let others = component
+                .into_iter()
+                .filter(|node| membership[node.index()] == id as u32)
+                .collect();
+            Cycle { path, others }
         })
         .collect()
 }
@@ -360,6 +368,6 @@ mod tests {
         let found = cycles(&dependencies);
         assert_eq!(found.len(), 1);
         assert_eq!(indices(&found[0].path), [0, 3, 0]);
-        assert_eq!(indices(&found[0].component), [0, 1, 2, 3]);
+        assert_eq!(indices(&found[0].others), [1, 2]);
     }
 }

@@ -25,9 +25,11 @@
 //! );
 //! ```
 //!
-//! Sorting is iterative over compact integer arrays (never recursive: a million-step chain is fine),
-//! and stable: nodes come level by level, in declaration order within a level. Dependencies read
-//! "depends on": `a -> b` means `a` runs after `b`. The crate does no I/O.
+//! The order is the one Kahn's algorithm gives when run level by level: nodes come level by level,
+//! in declaration order within a level. It is computed by one iterative pass over compact integer
+//! arrays (never recursive: a million-step chain is fine), and [`ReadySet`] runs Kahn's algorithm
+//! one completion at a time for execution. Dependencies read "depends on": `a -> b` means `a` runs
+//! after `b`. The crate does no I/O.
 //!
 //! # Features
 //!
@@ -49,8 +51,11 @@ mod ready;
 pub use builder::DagBuilder;
 pub use dag::{Dag, NodeIndex};
 pub use error::{ReadyError, ValidationError, ValidationErrors};
-pub use name::Name;
+pub use name::{Arena, Name, StrArena};
 pub use ready::ReadySet;
+
+/// The most nodes (and distinct names) a DAG holds: indices are `u32`, with two values reserved.
+pub const MAX_NODES: usize = u32::MAX as usize - 2;
 
 // The examples in the README and the guide run as doctests, so they cannot drift from the code.
 #[cfg(doctest)]

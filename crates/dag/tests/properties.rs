@@ -65,6 +65,66 @@ fn shortest_cycle_len(rows: &[Vec<u32>], start: u32, component: &BTreeSet<u32>) 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// Names declared in a shuffled order with forward references: the named build agrees with
+    /// the indexed one, node for node, and every name maps back to its node.
+    #[test]
+    fn named_and_indexed_builds_agree(rows in graphs(), rotation in 0usize..24) {
+        let n = rows.len();
+        let name = |i: usize| format!("n{}", (i + rotation) % n);
+        let mut builder = DagBuilder::<String>::new();
+        // Declare in reverse so dependencies (lower numbers in acyclic graphs) are mentioned first.
+        let order: Vec<usize> = (0..n).rev().collect();
+        for &node in &order {
+            builder.add_node(&name(node), rows[node].iter().map(|&d| name(d as usize)).collect::<Vec<_>>().iter().map(String::as_str));
+        }
+        let named = builder.build();
+        let indexed = Dag::from_indexed(&rows);
+        prop_assert_eq!(named.is_ok(), indexed.is_ok());
+        if let (Ok(named), Ok(indexed)) = (named, indexed) {
+            for (position, &node) in order.iter().enumerate() {
+                let key = name(node);
+                prop_assert_eq!(named.index_of(&key), Some(NodeIndex::new(position)));
+                prop_assert_eq!(named.name(NodeIndex::new(position)), key.as_str());
+            }
+            // The same graph: each node's level agrees, though declaration order differs.
+            let level_of = |dag_levels: Vec<Vec<usize>>| {
+                let mut level = vec![0; n];
+                for (k, nodes) in dag_levels.into_iter().enumerate() {
+                    for node in nodes {
+                        level[node] = k;
+                    }
+                }
+                level
+            };
+            let named_levels = level_of(named.levels().map(|l| l.iter().map(|p| order[p.index()]).collect()).collect());
+            let indexed_levels = level_of(indexed.levels().map(|l| l.iter().map(|p| p.index()).collect()).collect());
+            prop_assert_eq!(named_levels, indexed_levels);
+        }
+    }
+
+    /// Exporting to petgraph and back gives the same graph.
+    #[test]
+    fn petgraph_round_trip(rows in graphs()) {
+        if let Ok(dag) = Dag::from_indexed(&rows) {
+            let mut builder = DagBuilder::<String>::new();
+            for (node, row) in rows.iter().enumerate() {
+                let deps: Vec<String> = row.iter().map(|d| d.to_string()).collect();
+                builder.add_node(&node.to_string(), deps.iter().map(String::as_str));
+            }
+            let named = builder.build().unwrap();
+            let back = Dag::<String>::from_petgraph(&named.to_petgraph()).unwrap();
+            prop_assert_eq!(back.len(), dag.len());
+            for node in (0..dag.len()).map(NodeIndex::new) {
+                let mut expected: Vec<usize> = dag.dependencies(node).iter().map(|d| d.index()).collect();
+                expected.sort_unstable();
+                expected.dedup();
+                let mut got: Vec<usize> = back.dependencies(node).iter().map(|d| d.index()).collect();
+                got.sort_unstable();
+                prop_assert_eq!(got, expected);
+            }
+        }
+    }
+
     #[test]
     fn agrees_with_petgraph_and_the_models(rows in graphs()) {
         let graph = petgraph_of(&rows);
@@ -116,8 +176,10 @@ proptest! {
                 for error in &errors {
                     match error {
                         ValidationError::SelfLoop { node } => reported_loops.push(*node),
-                        ValidationError::Cycle { path, component } => {
-                            let members: BTreeSet<u32> = component.iter().copied().collect();
+                        ValidationError::Cycle { path, others } => {
+                            prop_assert!(others.windows(2).all(|w| w[0] < w[1]), "others in declaration order");
+                            prop_assert!(others.iter().all(|o| !path.contains(o)), "others are off the path");
+                            let members: BTreeSet<u32> = path.iter().chain(others).copied().collect();
                             prop_assert_eq!(path[0], *members.first().unwrap(), "starts at the first-declared node");
                             prop_assert_eq!(path.first(), path.last());
                             let inner: BTreeSet<u32> = path[1..].iter().copied().collect();

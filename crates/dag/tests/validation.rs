@@ -94,13 +94,27 @@ fn errors_are_structured() {
         errors[1],
         ValidationError::Cycle {
             path: vec!["a".into(), "b".into(), "a".into()],
-            component: vec!["a".into(), "b".into()]
+            others: vec![]
         }
     );
 }
 
 #[test]
+fn empty_graphs() {
+    let dag = Dag::from_indexed::<Vec<u32>>(&[]).unwrap();
+    assert!(dag.is_empty() && dag.topo_order().is_empty() && dag.levels().len() == 0);
+    assert!(dag.ready_set().is_finished());
+    assert!(Dag::builder().build().unwrap().is_empty());
+}
+
+#[test]
 fn indexed_diagnostics() {
+    let errors = Dag::from_indexed(&[vec![7, 7, 8, 7], vec![1], vec![3], vec![2]]).unwrap_err();
+    assert_eq!(
+        errors.to_string(),
+        "node 0 depends on 7, which is not declared\nnode 0 depends on 8, which is not declared\n\
+         node 1 depends on itself\ndependency cycle: 2 -> 3 -> 2"
+    );
     let errors = Dag::from_indexed(&[vec![7], vec![1], vec![3], vec![2]]).unwrap_err();
     assert_eq!(
         errors.to_string(),
@@ -190,7 +204,7 @@ fn ready_set_refuses_out_of_order_completions() {
     );
     assert_eq!(
         run.complete(c).unwrap_err().to_string(),
-        "node #2 cannot complete: 1 of its dependencies have not"
+        "node #2 cannot complete: it still waits for 1 of its listed dependencies"
     );
     assert_eq!(run.ready().collect::<Vec<_>>(), [b]);
     assert_eq!(run.complete(b).unwrap(), [c]);
@@ -221,4 +235,29 @@ fn integer_and_owned_string_names() {
         strings.build().unwrap().names().collect::<Vec<_>>(),
         ["b", "a"]
     );
+}
+
+#[test]
+fn repeated_indexed_dependencies_release_once() {
+    let dag = Dag::from_indexed(&[vec![], vec![0, 0]]).unwrap();
+    let (a, b) = (NodeIndex::new(0), NodeIndex::new(1));
+    assert_eq!(dag.dependencies(b), [a, a]);
+    let mut run = dag.ready_set();
+    assert_eq!(
+        run.complete(b),
+        Err(ReadyError::NotReady {
+            node: b,
+            waiting_on: 2
+        })
+    );
+    assert_eq!(run.complete(a).unwrap(), [b]);
+    run.complete(b).unwrap();
+    assert!(run.is_finished());
+}
+
+#[test]
+#[should_panic(expected = "#5 is not a node of this dag of 2 nodes")]
+fn out_of_range_index_panics_with_a_message() {
+    let dag = Dag::from_indexed(&[vec![], vec![0]]).unwrap();
+    let _ = dag.dependents(NodeIndex::new(5));
 }
