@@ -1,4 +1,5 @@
-//! Small, stable types shared by the Stanchion crates.
+//! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], and the
+//! [`Counter`] that statistics on hot paths are kept in.
 //!
 //! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
 //! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests
@@ -24,5 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod counter;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use counter::{CachePadded, Counter};
