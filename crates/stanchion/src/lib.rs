@@ -10,9 +10,10 @@
 //! | path | crate | feature | what it is |
 //! |---|---|---|---|
 //! | [`stanchion::core`](crate::core) | `stanchion-core` | always | the injectable [`Clock`](crate::core::Clock), shared small types |
+//! | `stanchion::breaker` | `stanchion-breaker` | `breaker` | circuit breaker with resilience4j semantics: windows, half-open permits, events |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //!
-//! The remaining building blocks (breaker, cache, queue, bus, ring, store, hooks) join this table,
+//! The remaining building blocks (cache, queue, bus, ring, store, hooks) join this table,
 //! each behind its feature and in `full`, as they land.
 //!
 //! # Features
@@ -20,6 +21,7 @@
 //! | feature | enables |
 //! |---|---|
 //! | `default` | nothing beyond `core` |
+//! | `breaker` | `stanchion::breaker` (with serde support for its configuration) |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `full` | every crate |
 //!
@@ -37,6 +39,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "breaker")]
+#[doc(inline)]
+pub use stanchion_breaker as breaker;
 #[doc(inline)]
 pub use stanchion_core as core;
 #[cfg(feature = "dag")]
@@ -45,6 +50,9 @@ pub use stanchion_dag as dag;
 
 /// The types most programs name, for a glob import.
 pub mod prelude {
+    #[cfg(feature = "breaker")]
+    #[doc(no_inline)]
+    pub use crate::breaker::{BreakerConfig, CallError, CircuitBreaker, Rejected};
     #[doc(no_inline)]
     pub use crate::core::{Clock, ManualClock, SystemClock};
     #[cfg(feature = "dag")]

@@ -32,3 +32,14 @@ fn dag_path() {
     let _: stanchion::prelude::ReadySet<'_> = dag.ready_set();
     let _ = stanchion::prelude::DagBuilder::<u32>::new();
 }
+
+#[cfg(feature = "breaker")]
+#[test]
+fn breaker_path() {
+    let breaker =
+        stanchion::breaker::CircuitBreaker::new(stanchion::prelude::BreakerConfig::balanced())
+            .unwrap();
+    let result: Result<u8, stanchion::prelude::CallError<()>> = breaker.call(|| Ok(1));
+    assert_eq!(result.unwrap(), 1);
+    let _: Option<stanchion::prelude::Rejected> = breaker.try_acquire().err();
+}
