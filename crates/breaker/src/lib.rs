@@ -40,6 +40,25 @@
 //! record. Events ([`BreakerEvent`]) reach callbacks registered with
 //! [`CircuitBreaker::on_event`], at no cost while there are none.
 //!
+//! # Around the breaker
+//!
+//! - [`Retry`]: attempts (the first call counts), exponential backoff with [`Jitter`], a cap applied
+//!   after jitter, a retry predicate, a retry-after hint read from the error, sync and async runners,
+//!   and [`Retry::run_through`] a breaker, whose refusals wait the breaker's hint.
+//! - [`RetryBudget`]: retries as a fraction of recent calls, so retries cannot become a storm;
+//!   breaker refusals spend nothing from it.
+//! - [`BreakerRegistry`]: one breaker per name, created once, looked up without a lock.
+//! - `CircuitBreakerLayer` (feature `tower`): a `tower::Layer`; an open breaker never polls the
+//!   inner service.
+//!
+//! # Features
+//!
+//! | feature | enables |
+//! |---|---|
+//! | `serde` | `Serialize`/`Deserialize` for [`BreakerConfig`] and [`Jitter`], durations as `"30s"` |
+//! | `tokio` | `Retry::run_tokio`, sleeping with `tokio::time::sleep` |
+//! | `tower` | `CircuitBreakerLayer`, `CircuitBreakerService` |
+//!
 //! # Performance
 //!
 //! Acquiring a permit is one atomic load in the closed state; recording into a count window is one
@@ -51,15 +70,21 @@
 #![forbid(unsafe_code)]
 
 mod breaker;
+mod budget;
 mod classify;
 mod config;
 mod error;
 mod events;
 mod metrics;
+mod registry;
+mod retry;
 mod sync;
+#[cfg(feature = "tower")]
+mod tower;
 mod window;
 
 pub use breaker::{BreakerBuilder, CircuitBreaker, OwnedPermit, Permit, State};
+pub use budget::RetryBudget;
 pub use classify::{Classifier, Verdict};
 pub use config::{
     BreakerConfig, ConsecutiveFailures, MAX_COUNT_WINDOW, MAX_TIME_WINDOW, SlidingWindow,
@@ -68,6 +93,10 @@ pub use config::{
 pub use error::{CallError, ConfigError, Rejected, TransitionError};
 pub use events::BreakerEvent;
 pub use metrics::Metrics;
+pub use registry::{BreakerRegistry, RegistryError};
+pub use retry::{GaveUp, Jitter, Retry, RetryBuilder, RetryError};
+#[cfg(feature = "tower")]
+pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
 
 // The examples in the README and the guide run as doctests, so they cannot drift from the code.
 #[cfg(doctest)]
