@@ -96,9 +96,9 @@ impl Word {
 /// A circuit breaker: refuses calls to a dependency that keeps failing, then lets a few trial calls
 /// through to find out whether it has recovered.
 ///
-/// Cloning is cheap and every clone is the same breaker. The closed path (acquire, then record an
-/// outcome into a count-based window) is lock-free and allocation-free; see the crate docs for the
-/// semantics, which follow resilience4j's.
+/// Cloning is cheap and every clone is the same breaker. The closed path allocates nothing, and a
+/// success into a window full of successes takes no lock; see the crate docs for the semantics,
+/// which follow resilience4j's.
 ///
 /// # Examples
 ///
@@ -204,21 +204,25 @@ impl BreakerBuilder {
 }
 
 /// The trial slots and outcomes of one half-open episode. Both words carry the episode's
-/// generation (low 16 bits) so that a caller from an earlier episode cannot take or fill a slot
-/// of this one.
+/// generation (its low 32 and 16 bits) so that a caller from an earlier episode cannot take or fill
+/// a slot of this one; callers also check the whole state word first, so only a caller stalled
+/// across 2^16 transitions could meet a reused number, and then only in the outcome count.
 #[derive(Debug)]
 struct HalfOpen {
-    /// generation | issued << 16
+    /// generation (32 bits) | issued << 32
     issued: AtomicU64,
-    /// generation | calls << 16 | failures << 32 | slow << 48
+    /// generation (16 bits) | calls << 16 | failures << 32 | slow << 48; counts stay under 2^16
+    /// because trial permits are at most `MAX_HALF_OPEN_CALLS`.
     outcomes: AtomicU64,
 }
 
+const SLOT_EPISODE: u64 = 0xffff_ffff;
 const EPISODE: u64 = 0xffff;
 
 impl HalfOpen {
     fn reset(&self, generation: u64) {
-        self.issued.store(generation & EPISODE, Ordering::Relaxed);
+        self.issued
+            .store(generation & SLOT_EPISODE, Ordering::Relaxed);
         self.outcomes.store(generation & EPISODE, Ordering::Relaxed);
     }
 
@@ -287,6 +291,15 @@ enum Window {
     Time(TimeWindow),
 }
 
+impl Window {
+    fn new(config: &BreakerConfig) -> Self {
+        match config.sliding_window {
+            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
+            SlidingWindow::Time(d) => Window::Time(TimeWindow::new(d.as_secs())),
+        }
+    }
+}
+
 pub(crate) struct Inner {
     config: BreakerConfig,
     minimum_calls: u32,
@@ -316,10 +329,7 @@ struct Ticket {
 
 impl Inner {
     fn new(config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
-        let window = match config.sliding_window {
-            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
-            SlidingWindow::Time(d) => Window::Time(TimeWindow::new(d.as_secs())),
-        };
+        let window = Window::new(&config);
         let origin = clock.now();
         Self {
             minimum_calls: config.effective_minimum_calls(),
@@ -414,7 +424,7 @@ impl Inner {
                         );
                     }
                     // The wait is over: the first caller to see it moves the breaker to half-open.
-                    self.transition(Some(word), State::HalfOpen);
+                    self.advance(word, State::HalfOpen);
                 }
                 State::HalfOpen => {
                     if let Some(ticket) = self.acquire_trial(word)? {
@@ -427,17 +437,17 @@ impl Inner {
 
     /// Takes a trial slot of the half-open episode `word` began; `None` if the episode ended.
     fn acquire_trial(&self, word: Word) -> Result<Option<Ticket>, Rejected> {
-        let episode = word.generation() & EPISODE;
+        let episode = word.generation() & SLOT_EPISODE;
         let mut current = self.half_open.issued.load(Ordering::Acquire);
         loop {
-            if current & EPISODE != episode || self.word() != word {
+            if current & SLOT_EPISODE != episode || self.word() != word {
                 return Ok(None);
             }
-            if (current >> 16) as u32 >= self.config.permitted_calls_in_half_open {
+            if (current >> 32) as u32 >= self.config.permitted_calls_in_half_open {
                 if let Some(max) = self.config.max_wait_in_half_open {
                     let since = self.half_open_since.load(Ordering::Acquire);
                     if self.now().saturating_sub(since) >= self.nanos_of(max) {
-                        self.transition(Some(word), State::Open);
+                        self.advance(word, State::Open);
                         return Ok(None);
                     }
                 }
@@ -445,7 +455,7 @@ impl Inner {
             }
             match self.half_open.issued.compare_exchange_weak(
                 current,
-                current + (1 << 16),
+                current + (1 << 32),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -459,25 +469,30 @@ impl Inner {
         u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Gives a trial slot back without an outcome.
+    /// Gives a trial slot back without an outcome, if its episode is still running.
     fn release_trial(&self, word: Word) {
-        let episode = word.generation() & EPISODE;
+        if self.word() != word {
+            return;
+        }
+        let episode = word.generation() & SLOT_EPISODE;
         let _ =
             self.half_open
                 .issued
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
-                    (current & EPISODE == episode && current >> 16 > 0).then(|| current - (1 << 16))
+                    (current & SLOT_EPISODE == episode && current >> 32 > 0)
+                        .then(|| current - (1 << 32))
                 });
     }
 
     #[inline]
     fn settle(&self, ticket: &mut Ticket, verdict: Verdict) {
-        ticket.settled = true;
         let state = ticket.word.state();
         if state == State::Disabled {
+            ticket.settled = true;
             return;
         }
         if verdict == Verdict::Ignore {
+            ticket.settled = true;
             if state == State::HalfOpen {
                 self.release_trial(ticket.word);
             }
@@ -497,6 +512,8 @@ impl Inner {
             true => BreakerEvent::Failure { duration },
             false => BreakerEvent::Success { duration },
         });
+        // Settled only now: if a listener panicked above, dropping the permit frees its trial slot.
+        ticket.settled = true;
         // An outcome of a call admitted under an earlier state counts for nothing now.
         if self.word() != ticket.word {
             return;
@@ -540,7 +557,7 @@ impl Inner {
             trip |= self.exceeded(failure_rate, slow_rate);
         }
         if trip && word.state() == State::Closed {
-            self.transition(Some(word), State::Open);
+            self.advance(word, State::Open);
         }
     }
 
@@ -583,7 +600,7 @@ impl Inner {
             } else {
                 State::Closed
             };
-            self.transition(Some(word), to);
+            self.advance(word, to);
         }
     }
 
@@ -593,17 +610,21 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`), after
-    /// preparing the new state's data; returns whether it moved.
+    /// Moves to `to` if the state word is still `expected` (or unconditionally for `None`, an
+    /// operator's request), after preparing the new state's data; returns whether it moved.
+    /// Every move starts a new generation, even to the same state.
     #[cold]
     #[inline(never)]
-    fn transition(&self, expected: Option<Word>, to: State) -> bool {
+    fn transition(&self, expected: Option<Word>, to: State) -> Result<bool, TransitionError> {
         let guard = self.lock();
         let current = self.word();
         if expected.is_some_and(|expected| expected != current) {
-            return false;
+            return Ok(false);
         }
         let from = current.state();
+        if expected.is_none() && from == State::Closed && to == State::HalfOpen {
+            return Err(TransitionError { from, to });
+        }
         let next = current.next(to);
         let now = self.now();
         match to {
@@ -630,9 +651,17 @@ impl Inner {
         }
         self.state.0.store(next.0, Ordering::Release);
         drop(guard);
-        self.listeners
-            .emit(|| BreakerEvent::StateTransition { from, to });
-        true
+        if from != to {
+            self.listeners
+                .emit(|| BreakerEvent::StateTransition { from, to });
+        }
+        Ok(true)
+    }
+
+    /// An automatic transition, which the rules only ask for where it is allowed.
+    fn advance(&self, expected: Word, to: State) {
+        let moved = self.transition(Some(expected), to);
+        debug_assert!(moved.is_ok(), "automatic transitions are always allowed");
     }
 
     fn reset_windows(&self) {
@@ -836,17 +865,10 @@ impl CircuitBreaker {
     }
 
     fn operator_transition(&self, to: State) -> Result<(), TransitionError> {
-        let from = self.state();
-        if from == State::Closed && to == State::HalfOpen {
-            return Err(TransitionError { from, to });
-        }
-        if from != to {
-            self.inner.transition(None, to);
-        }
-        Ok(())
+        self.inner.transition(None, to).map(drop)
     }
 
-    /// Closes the breaker with empty windows.
+    /// Closes the breaker with empty windows, whatever state it is in (closed included).
     ///
     /// # Errors
     ///
@@ -900,15 +922,13 @@ impl CircuitBreaker {
         self.operator_transition(State::MetricsOnly)
     }
 
-    /// Closes the breaker with empty windows and a zero not-permitted count, as if new.
+    /// Closes the breaker with empty windows and a zero not-permitted count, as if new. Outcomes of
+    /// calls admitted before the reset count for nothing.
     pub fn reset(&self) {
         let inner = &self.inner;
-        if self.state() == State::Closed {
-            let _guard = inner.lock();
-            inner.reset_windows();
-        } else {
-            inner.transition(None, State::Closed);
-        }
+        inner
+            .transition(None, State::Closed)
+            .expect("closing is always allowed");
         inner.not_permitted.reset();
         inner.listeners.emit(|| BreakerEvent::Reset);
     }

@@ -84,7 +84,7 @@ impl RetryBudget {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a ratio outside [0, 1000] or a window under one second.
+    /// [`ConfigError`] for a ratio outside [0, 1000] or a window outside one second to one hour.
     pub fn new(ratio: f64, min_per_second: u32, window: Duration) -> Result<Self, ConfigError> {
         Self::with_clock(ratio, min_per_second, window, Arc::new(SystemClock))
     }

@@ -8,6 +8,9 @@ pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
 /// The longest time-based window: one hour of one-second buckets.
 pub const MAX_TIME_WINDOW: Duration = Duration::from_secs(3600);
 
+/// The most trial calls half-open may admit (its counts are packed in 16-bit fields).
+pub const MAX_HALF_OPEN_CALLS: u32 = u16::MAX as u32;
+
 /// Which recent outcomes the failure and slow-call rates are computed over while closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(

@@ -34,7 +34,8 @@
 //! - **Disabled**, **ForcedOpen**, **MetricsOnly**: operator states that always permit without
 //!   counting, always refuse, or permit and count without ever changing state. Closed to half-open
 //!   is the one transition refused.
-//! - An outcome reported after the breaker changed state counts toward nothing but events.
+//! - An outcome reported after the breaker changed state counts toward nothing but events (one
+//!   finishing in the very instant of the change may land in the new window).
 //!
 //! [`Classifier`] decides which errors are failures and which are ignored; ignore wins over
 //! record. Events ([`BreakerEvent`]) reach callbacks registered with
@@ -61,11 +62,12 @@
 //!
 //! # Performance
 //!
-//! Acquiring a permit is one atomic load in the closed state; recording into a count window is one
-//! atomic add on the ring position, and writes nothing else when a success replaces a success. The
-//! rejection path counts on a striped counter and allocates nothing. A time window records under a
-//! short lock; timing calls for slow-call detection costs two clock reads, which
-//! `record_slow_calls(false)` saves.
+//! Acquiring a permit is one atomic load in the closed state. A success that meets a full window of
+//! successes (a healthy dependency's steady state) changes nothing: it reads one word and writes
+//! nothing, so callers on many cores do not contend. An outcome that changes the window takes a
+//! short lock, which keeps the window exactly the last `n` outcomes. The rejection path counts on a
+//! striped counter and allocates nothing. Timing calls for slow-call detection costs two clock
+//! reads, which `record_slow_calls(false)` saves.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -87,8 +89,8 @@ pub use breaker::{BreakerBuilder, CircuitBreaker, OwnedPermit, Permit, State};
 pub use budget::RetryBudget;
 pub use classify::{Classifier, Verdict};
 pub use config::{
-    BreakerConfig, ConsecutiveFailures, MAX_COUNT_WINDOW, MAX_TIME_WINDOW, SlidingWindow,
-    WaitInOpen,
+    BreakerConfig, ConsecutiveFailures, MAX_COUNT_WINDOW, MAX_HALF_OPEN_CALLS, MAX_TIME_WINDOW,
+    SlidingWindow, WaitInOpen,
 };
 pub use error::{CallError, ConfigError, Rejected, TransitionError};
 pub use events::BreakerEvent;

@@ -3,14 +3,12 @@
 
 #[cfg(stanchion_loom)]
 pub(crate) use loom::{
-    hint::spin_loop,
-    sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     sync::{Mutex, MutexGuard, RwLock},
 };
 
 #[cfg(not(stanchion_loom))]
 pub(crate) use std::{
-    hint::spin_loop,
-    sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     sync::{Mutex, MutexGuard, RwLock},
 };

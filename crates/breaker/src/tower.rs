@@ -129,7 +129,8 @@ where
     type Future = ResponseFuture<S::Future, E>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if matches!(self.readiness, Readiness::Idle) {
+        // A refusal is asked again at each poll: the breaker may have opened its gate since.
+        if !matches!(self.readiness, Readiness::Permitted(_)) {
             self.readiness = match self.breaker.try_acquire_owned() {
                 Ok(permit) => Readiness::Permitted(permit),
                 Err(rejected) => Readiness::Rejected(rejected),

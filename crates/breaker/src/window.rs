@@ -1,6 +1,6 @@
 //! The closed-state sliding windows, and the packed totals both breaker states count with.
 
-use crate::sync::{AtomicU8, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicU64, Mutex, Ordering};
 use stanchion_core::CachePadded;
 
 /// One recorded outcome of a call.
@@ -21,11 +21,6 @@ impl Outcome {
             failed: (code - 1) & 1 == 1,
             slow: (code - 1) & 2 == 2,
         })
-    }
-
-    /// This outcome as an addend of packed totals.
-    pub(crate) fn packed(self) -> u64 {
-        CALL + u64::from(self.failed) * FAILURE + u64::from(self.slow) * SLOW
     }
 }
 
@@ -66,101 +61,110 @@ const CALL: u64 = 1 << 42;
 const FIELD: u64 = (1 << 21) - 1;
 const LIMIT: u32 = 1 << 20;
 
-/// Unpacks totals; `None` while racing updates have left a field transiently out of range.
-///
-/// Two recorders N calls apart can swap the same slot, and the later one may subtract what the
-/// earlier one has not added yet; the borrow shows as a field above the window's limit until the
-/// earlier add lands. Such a reading is skipped, never acted on.
-pub(crate) fn unpack(word: u64) -> Option<Totals> {
-    let totals = Totals {
+/// Unpacks totals published by a window.
+pub(crate) fn unpack(word: u64) -> Totals {
+    Totals {
         calls: (word >> 42) as u32,
         failures: ((word >> 21) & FIELD) as u32,
         slow: (word & FIELD) as u32,
-    };
-    (totals.calls <= LIMIT && totals.failures <= totals.calls && totals.slow <= totals.calls)
-        .then_some(totals)
+    }
 }
 
-/// The last `n` outcomes, lock-free: each call takes the next slot round the ring, swaps its
-/// outcome in, and adds the difference to the packed totals.
+fn pack(totals: Totals) -> u64 {
+    u64::from(totals.calls) * CALL
+        + u64::from(totals.failures) * FAILURE
+        + u64::from(totals.slow) * SLOW
+}
+
+/// The last `n` outcomes.
+///
+/// A success that meets a full window of successes changes nothing, wherever the ring stands: it
+/// reads the published totals and returns, without a lock or a write, so a healthy dependency's
+/// callers never contend. Any outcome that changes the window takes a short lock, so the window,
+/// and the totals published from it, are always exactly the last `n` outcomes in the order they
+/// took the lock.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
-    position: CachePadded<AtomicU32>,
+    /// The totals, packed so one load reads all three together.
     totals: CachePadded<AtomicU64>,
-    /// The totals of a full window of successes: a success recorded then changes nothing.
+    /// The totals of a full window of successes.
     all_successes: u64,
-    /// `u64::MAX / n + 1`, for reducing a position modulo `n` without a division.
-    reciprocal: u64,
-    slots: Box<[AtomicU8]>,
+    ring: Mutex<Ring>,
+}
+
+#[derive(Debug)]
+struct Ring {
+    slots: Box<[u8]>,
+    position: usize,
+    totals: Totals,
 }
 
 impl CountWindow {
     pub(crate) fn new(size: u32) -> Self {
         debug_assert!(size > 0 && size <= LIMIT);
         Self {
-            position: CachePadded(AtomicU32::new(0)),
             totals: CachePadded(AtomicU64::new(0)),
             all_successes: u64::from(size) * CALL,
-            reciprocal: (u64::MAX / u64::from(size)).wrapping_add(1),
-            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+            ring: Mutex::new(Ring {
+                slots: vec![0; size as usize].into_boxed_slice(),
+                position: 0,
+                totals: Totals::default(),
+            }),
         }
-    }
-
-    /// `position % n` by Lemire's multiply-shift reduction.
-    #[inline]
-    fn slot_of(&self, position: u32) -> usize {
-        let low = self.reciprocal.wrapping_mul(u64::from(position));
-        ((u128::from(low) * self.slots.len() as u128) >> 64) as usize
     }
 
     /// Records `outcome`; returns the new totals, or `None` when nothing changed (so no verdict
-    /// can change) or the totals are mid-race.
+    /// can change).
     #[inline]
     pub(crate) fn record(&self, outcome: Outcome) -> Option<Totals> {
         let code = outcome.code();
-        // A full window of successes is the same window after one more success, wherever the ring
-        // stands: the steady state of a healthy dependency reads one word and writes nothing.
-        if code == SUCCESS_CODE && self.totals.0.load(Ordering::Relaxed) == self.all_successes {
+        if code == SUCCESS_CODE && self.totals.0.load(Ordering::Acquire) == self.all_successes {
             return None;
         }
-        // The position wraps at 2^32: once every four billion calls one slot is reused early.
-        let index = self.slot_of(self.position.0.fetch_add(1, Ordering::Relaxed));
-        let slot = &self.slots[index];
-        // The same outcome over itself changes nothing either.
-        if slot.load(Ordering::Relaxed) == code {
-            return None;
-        }
-        let old = slot.swap(code, Ordering::Relaxed);
+        self.record_locked(code)
+    }
+
+    #[inline(never)]
+    fn record_locked(&self, code: u8) -> Option<Totals> {
+        let mut ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ring = &mut *ring;
+        let position = ring.position;
+        ring.position = if position + 1 == ring.slots.len() {
+            0
+        } else {
+            position + 1
+        };
+        let old = std::mem::replace(&mut ring.slots[position], code);
         if old == code {
             return None;
         }
-        let delta = outcome
-            .packed()
-            .wrapping_sub(Outcome::from_code(old).map_or(0, Outcome::packed));
-        unpack(
-            self.totals
-                .0
-                .fetch_add(delta, Ordering::Relaxed)
-                .wrapping_add(delta),
-        )
+        if let Some(old) = Outcome::from_code(old) {
+            ring.totals.add(old, -1);
+        }
+        ring.totals
+            .add(Outcome::from_code(code).expect("a recorded outcome"), 1);
+        self.totals.0.store(pack(ring.totals), Ordering::Release);
+        Some(ring.totals)
     }
 
     pub(crate) fn totals(&self) -> Totals {
-        // A reading mid-race resolves as soon as the racing add lands.
-        loop {
-            if let Some(totals) = unpack(self.totals.0.load(Ordering::Relaxed)) {
-                return totals;
-            }
-            crate::sync::spin_loop();
-        }
+        unpack(self.totals.0.load(Ordering::Acquire))
     }
 
+    /// Empties the window. An outcome recorded after the reset by a call admitted before it lands
+    /// in the emptied window, as if it had come just after.
     pub(crate) fn reset(&self) {
-        for slot in self.slots.iter() {
-            slot.store(0, Ordering::Relaxed);
-        }
-        self.position.0.store(0, Ordering::Relaxed);
-        self.totals.0.store(0, Ordering::Relaxed);
+        let mut ring = self
+            .ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ring.slots.fill(0);
+        ring.position = 0;
+        ring.totals = Totals::default();
+        self.totals.0.store(0, Ordering::Release);
     }
 }
 
@@ -237,9 +241,7 @@ impl TimeWindow {
             .buckets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for bucket in &mut buckets.seconds {
-            *bucket = (0, Totals::default());
-        }
+        buckets.seconds.fill((0, Totals::default()));
         buckets.totals = Totals::default();
         buckets.latest = 0;
     }
@@ -309,36 +311,17 @@ mod tests {
     }
 
     #[test]
-    fn fast_modulo_matches_the_remainder() {
-        for size in [1, 2, 3, 7, 100, 1000, LIMIT] {
-            let window = CountWindow::new(size);
-            for position in [
-                0,
-                1,
-                size - 1,
-                size,
-                size + 1,
-                12_345_678,
-                u32::MAX - 1,
-                u32::MAX,
-            ] {
-                assert_eq!(
-                    window.slot_of(position),
-                    (position % size) as usize,
-                    "{position} % {size}"
-                );
-            }
-        }
-    }
-
-    #[test]
     fn a_success_in_a_full_window_of_successes_moves_nothing() {
         let window = CountWindow::new(2);
         window.record(OK);
         window.record(OK);
-        let position = window.position.0.load(Ordering::Relaxed);
+        let position = window.ring.lock().unwrap().position;
         assert_eq!(window.record(OK), None);
-        assert_eq!(window.position.0.load(Ordering::Relaxed), position);
+        assert_eq!(
+            window.ring.lock().unwrap().position,
+            position,
+            "the ring did not move"
+        );
         // The next failure still leaves after exactly two more outcomes.
         window.record(FAIL);
         assert_eq!(window.record(OK), None, "replaces the other success");
@@ -347,21 +330,6 @@ mod tests {
             window.record(OK).map(|t| t.failures),
             Some(0),
             "replaces the failure"
-        );
-    }
-
-    #[test]
-    fn packed_totals_detect_a_transient_borrow() {
-        let one_failure = FAIL.packed();
-        // Subtracting a failure that has not been added yet borrows across fields.
-        assert_eq!(unpack(0u64.wrapping_sub(one_failure)), None);
-        assert_eq!(
-            unpack(one_failure),
-            Some(Totals {
-                calls: 1,
-                failures: 1,
-                slow: 0
-            })
         );
     }
 

@@ -118,3 +118,31 @@ async fn a_dropped_response_frees_its_trial_slot() {
     );
     assert_eq!(breaker.state(), State::Closed, "the trial succeeded");
 }
+
+#[tokio::test]
+async fn a_service_dropped_after_poll_ready_gives_its_slot_back() {
+    let breaker = CircuitBreaker::builder()
+        .permitted_calls_in_half_open(1)
+        .build()
+        .unwrap();
+    breaker.transition_to_open().unwrap();
+    breaker.transition_to_half_open().unwrap();
+    let mut service = CircuitBreakerLayer::new(breaker.clone()).layer(Counting::default());
+    service.ready().await.unwrap();
+    assert!(
+        breaker.try_acquire().is_err(),
+        "poll_ready holds the one slot"
+    );
+    drop(service);
+    assert!(breaker.try_acquire().is_ok());
+}
+
+#[tokio::test]
+async fn a_refusal_is_asked_again_at_the_next_poll() {
+    let breaker = CircuitBreaker::builder().build().unwrap();
+    breaker.transition_to_forced_open().unwrap();
+    let mut service = CircuitBreakerLayer::new(breaker.clone()).layer(Counting::default());
+    service.ready().await.unwrap();
+    breaker.transition_to_closed().unwrap();
+    assert_eq!(service.ready().await.unwrap().call(false).await, Ok("fine"));
+}
