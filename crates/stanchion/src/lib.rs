@@ -13,7 +13,9 @@
 //! | `stanchion::breaker` | `stanchion-breaker` | `breaker` | circuit breaker with resilience4j semantics: windows, half-open permits, events |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //!
-//! The remaining building blocks (cache, queue, bus, ring, store, hooks) join this table,
+//! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
+//!
+//! The remaining building blocks (cache, bus, ring, store, hooks) join this table,
 //! each behind its feature and in `full`, as they land.
 //!
 //! # Features
@@ -23,6 +25,7 @@
 //! | `default` | nothing beyond `core` |
 //! | `breaker` | `stanchion::breaker` (with serde support for its configuration) |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
+//! | `queue` | `stanchion::queue` |
 //! | `full` | every crate |
 //!
 //! # Examples
@@ -47,6 +50,9 @@ pub use stanchion_core as core;
 #[cfg(feature = "dag")]
 #[doc(inline)]
 pub use stanchion_dag as dag;
+#[cfg(feature = "queue")]
+#[doc(inline)]
+pub use stanchion_queue as queue;
 
 /// The types most programs name, for a glob import.
 pub mod prelude {
@@ -58,4 +64,7 @@ pub mod prelude {
     #[cfg(feature = "dag")]
     #[doc(no_inline)]
     pub use crate::dag::{Dag, DagBuilder, ReadySet};
+    #[cfg(feature = "queue")]
+    #[doc(no_inline)]
+    pub use crate::queue::{Priority, PriorityQueue};
 }

@@ -43,3 +43,13 @@ fn breaker_path() {
     assert_eq!(result.unwrap(), 1);
     let _: Option<stanchion::prelude::Rejected> = breaker.try_acquire().err();
 }
+
+#[cfg(feature = "queue")]
+#[test]
+fn queue_path() {
+    let queue: stanchion::prelude::PriorityQueue<u8> = stanchion::queue::PriorityQueue::new();
+    queue
+        .try_push(1, stanchion::prelude::Priority::High)
+        .unwrap();
+    assert_eq!(queue.try_pop(), Some((1, stanchion::queue::Priority::High)));
+}

@@ -1,0 +1,276 @@
+//! stanchion-queue against crossbeam-channel (bounded and unbounded), flume, crossbeam's SegQueue
+//! and async-priority-channel: items moved from producers to consumers per second.
+//!
+//! Each iteration moves 20,000 items with a 20/60/20 mix of High, Normal and Low (the peers without
+//! priorities carry the same items). Bounded queues hold 1,024. Consumers take one item at a time,
+//! or up to 64 at once (`pop_batch` for ours; a `try_recv` loop for peers, which have no batch pop).
+//! SegQueue and async-priority-channel have no blocking calls, so their threads spin with a yield.
+
+use std::hint::black_box;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use stanchion_benches::OURS;
+use stanchion_queue::{Priority, PriorityQueue};
+
+const ITEMS: usize = 20_000;
+const CAPACITY: usize = 1024;
+const BATCH: usize = 64;
+
+fn priority_of(i: usize) -> u8 {
+    match i * 7 % 10 {
+        0..=1 => 0,
+        2..=7 => 1,
+        _ => 2,
+    }
+}
+
+trait Item: Send + Copy + 'static {
+    fn make(i: usize) -> Self;
+}
+
+impl Item for u64 {
+    fn make(i: usize) -> Self {
+        i as u64
+    }
+}
+
+impl Item for [u64; 8] {
+    fn make(i: usize) -> Self {
+        [i as u64; 8]
+    }
+}
+
+/// How each implementation moves `ITEMS` from `producers` threads to `consumers` threads.
+#[derive(Clone, Copy)]
+enum Impl {
+    Ours,
+    CrossbeamBounded,
+    CrossbeamUnbounded,
+    Flume,
+    SegQueue,
+    AsyncPriorityChannel,
+}
+
+impl Impl {
+    const ALL: [Impl; 6] = [
+        Impl::Ours,
+        Impl::CrossbeamBounded,
+        Impl::CrossbeamUnbounded,
+        Impl::Flume,
+        Impl::SegQueue,
+        Impl::AsyncPriorityChannel,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Impl::Ours => OURS,
+            Impl::CrossbeamBounded => "crossbeam-channel-bounded",
+            Impl::CrossbeamUnbounded => "crossbeam-channel",
+            Impl::Flume => "flume",
+            Impl::SegQueue => "crossbeam-segqueue",
+            Impl::AsyncPriorityChannel => "async-priority-channel",
+        }
+    }
+}
+
+/// Splits the items among producers: producer `p` makes items `p, p + n, p + 2n, ...`.
+fn share(p: usize, producers: usize) -> impl Iterator<Item = usize> {
+    (p..ITEMS).step_by(producers)
+}
+
+fn run<T: Item>(which: Impl, producers: usize, consumers: usize, batch: bool) -> Duration {
+    let start = Instant::now();
+    match which {
+        Impl::Ours => {
+            let queue = PriorityQueue::<T>::builder()
+                .capacity(Some(CAPACITY))
+                .build()
+                .unwrap();
+            thread::scope(|s| {
+                let workers: Vec<_> = (0..producers)
+                    .map(|p| {
+                        let queue = &queue;
+                        s.spawn(move || {
+                            for i in share(p, producers) {
+                                queue
+                                    .push(T::make(i), Priority::Level(priority_of(i)))
+                                    .unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for _ in 0..consumers {
+                    let queue = &queue;
+                    s.spawn(move || {
+                        let mut buffer = Vec::with_capacity(BATCH);
+                        loop {
+                            if batch && queue.pop_batch(&mut buffer, BATCH) > 0 {
+                                black_box(&buffer);
+                                buffer.clear();
+                            } else if let Some(item) = queue.pop() {
+                                black_box(item);
+                            } else {
+                                break;
+                            }
+                        }
+                    });
+                }
+                for worker in workers {
+                    worker.join().unwrap();
+                }
+                queue.close();
+            });
+        }
+        Impl::CrossbeamBounded | Impl::CrossbeamUnbounded => {
+            let (tx, rx) = match which {
+                Impl::CrossbeamBounded => crossbeam_channel::bounded::<T>(CAPACITY),
+                _ => crossbeam_channel::unbounded::<T>(),
+            };
+            thread::scope(|s| {
+                for p in 0..producers {
+                    let tx = tx.clone();
+                    s.spawn(move || share(p, producers).for_each(|i| tx.send(T::make(i)).unwrap()));
+                }
+                drop(tx);
+                for _ in 0..consumers {
+                    let rx = rx.clone();
+                    s.spawn(move || {
+                        while let Ok(item) = rx.recv() {
+                            black_box(item);
+                            if batch {
+                                rx.try_iter().take(BATCH - 1).for_each(|item| {
+                                    black_box(item);
+                                });
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        Impl::Flume => {
+            let (tx, rx) = flume::bounded::<T>(CAPACITY);
+            thread::scope(|s| {
+                for p in 0..producers {
+                    let tx = tx.clone();
+                    s.spawn(move || share(p, producers).for_each(|i| tx.send(T::make(i)).unwrap()));
+                }
+                drop(tx);
+                for _ in 0..consumers {
+                    let rx = rx.clone();
+                    s.spawn(move || {
+                        while let Ok(item) = rx.recv() {
+                            black_box(item);
+                            if batch {
+                                rx.try_iter().take(BATCH - 1).for_each(|item| {
+                                    black_box(item);
+                                });
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        Impl::SegQueue => {
+            let queue = crossbeam_queue::SegQueue::<T>::new();
+            let done = std::sync::atomic::AtomicBool::new(false);
+            thread::scope(|s| {
+                let workers: Vec<_> = (0..producers)
+                    .map(|p| {
+                        let queue = &queue;
+                        s.spawn(move || share(p, producers).for_each(|i| queue.push(T::make(i))))
+                    })
+                    .collect();
+                for _ in 0..consumers {
+                    let (queue, done) = (&queue, &done);
+                    s.spawn(move || {
+                        loop {
+                            match queue.pop() {
+                                Some(item) => {
+                                    black_box(item);
+                                }
+                                None if done.load(std::sync::atomic::Ordering::Acquire)
+                                    && queue.is_empty() =>
+                                {
+                                    break;
+                                }
+                                None => thread::yield_now(),
+                            }
+                        }
+                    });
+                }
+                for worker in workers {
+                    worker.join().unwrap();
+                }
+                done.store(true, std::sync::atomic::Ordering::Release);
+            });
+        }
+        Impl::AsyncPriorityChannel => {
+            let (tx, rx) = async_priority_channel::bounded::<T, u8>(CAPACITY as u64);
+            thread::scope(|s| {
+                for p in 0..producers {
+                    let tx = tx.clone();
+                    s.spawn(move || {
+                        for i in share(p, producers) {
+                            // Its priorities run the other way: the largest is served first.
+                            let mut message = (T::make(i), 2 - priority_of(i));
+                            while let Err(error) = tx.try_send(message.0, message.1) {
+                                message = error.into_inner();
+                                thread::yield_now();
+                            }
+                        }
+                    });
+                }
+                drop(tx);
+                for _ in 0..consumers {
+                    let rx = rx.clone();
+                    s.spawn(move || {
+                        loop {
+                            match rx.try_recv() {
+                                Ok(item) => {
+                                    black_box(item);
+                                }
+                                Err(async_priority_channel::TryRecvError::Closed) => break,
+                                Err(_) => thread::yield_now(),
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    }
+    start.elapsed()
+}
+
+fn moving<T: Item>(c: &mut Criterion, size: &str) {
+    for (threads, producers, consumers) in [("1p1c", 1, 1), ("2p2c", 2, 2)] {
+        for (mode, batch) in [("single", false), ("batch64", true)] {
+            let mut group = c.benchmark_group(format!("queue/{threads}_{size}_{mode}"));
+            group.throughput(Throughput::Elements(ITEMS as u64));
+            group.sample_size(10);
+            for which in Impl::ALL {
+                group.bench_function(which.name(), |b| {
+                    b.iter_custom(|iters| {
+                        (0..iters)
+                            .map(|_| run::<T>(which, producers, consumers, batch))
+                            .sum()
+                    })
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+fn queues(c: &mut Criterion) {
+    moving::<u64>(c, "8b");
+    moving::<[u64; 8]>(c, "64b");
+}
+
+criterion_group! {
+    name = benches;
+    config = stanchion_benches::criterion();
+    targets = queues
+}
+criterion_main!(benches);

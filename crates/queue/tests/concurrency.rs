@@ -1,0 +1,222 @@
+//! Many threads: every item popped exactly once, order kept per producer and level, backpressure,
+//! close and drain, fairness, and async waits.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use stanchion_queue::{Fairness, PopError, Priority, PriorityQueue, PushError};
+
+const PER_PRODUCER: u64 = 20_000;
+
+#[test]
+fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
+    let queue = PriorityQueue::builder().capacity(Some(64)).build().unwrap();
+    let producers: Vec<_> = (0..3u64)
+        .map(|p| {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                for i in 0..PER_PRODUCER {
+                    let priority = Priority::Level((i % 3) as u8);
+                    queue.push((p, i), priority).unwrap(); // blocks while full
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..3)
+        .map(|_| {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut batch = Vec::new();
+                loop {
+                    if queue.pop_batch(&mut batch, 16) > 0 {
+                        seen.append(&mut batch);
+                    } else if let Some((item, _)) = queue.pop() {
+                        seen.push(item);
+                    } else {
+                        return seen; // closed and drained
+                    }
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.join().unwrap();
+    }
+    queue.close();
+    let mut all = HashSet::new();
+    for consumer in consumers {
+        let seen = consumer.join().unwrap();
+        // Within one consumer, one producer's items of one level arrive in push order.
+        for p in 0..3 {
+            for level in 0..3 {
+                let mine: Vec<u64> = seen
+                    .iter()
+                    .filter(|(q, i)| *q == p && i % 3 == level)
+                    .map(|(_, i)| *i)
+                    .collect();
+                assert!(
+                    mine.windows(2).all(|w| w[0] < w[1]),
+                    "producer {p} level {level} out of order"
+                );
+            }
+        }
+        for item in seen {
+            assert!(all.insert(item), "{item:?} popped twice");
+        }
+    }
+    assert_eq!(all.len() as u64, 3 * PER_PRODUCER, "every item popped");
+    assert!(queue.is_empty());
+}
+
+#[test]
+fn a_full_queue_hands_the_item_back_and_push_waits_for_room() {
+    let queue = PriorityQueue::builder().capacity(Some(2)).build().unwrap();
+    queue.try_push(1, Priority::Low).unwrap();
+    queue.try_push(2, Priority::Low).unwrap();
+    assert_eq!(
+        queue.try_push(3, Priority::High).unwrap_err().into_inner(),
+        3
+    );
+    let waiting = {
+        let queue = queue.clone();
+        thread::spawn(move || queue.push(3, Priority::High))
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(queue.len(), 2, "still waiting for room");
+    assert_eq!(queue.try_pop(), Some((1, Priority::Low)));
+    waiting.join().unwrap().unwrap();
+    assert_eq!(queue.try_pop(), Some((3, Priority::High)));
+}
+
+#[test]
+fn close_wakes_everyone_and_consumers_drain_first() {
+    let queue = PriorityQueue::<u32>::builder()
+        .capacity(Some(1))
+        .build()
+        .unwrap();
+    queue.try_push(7, Priority::Normal).unwrap();
+    let blocked_producer = {
+        let queue = queue.clone();
+        thread::spawn(move || queue.push(8, Priority::Normal))
+    };
+    thread::sleep(Duration::from_millis(20));
+    queue.close();
+    assert!(matches!(
+        blocked_producer.join().unwrap(),
+        Err(PushError::Closed(8))
+    ));
+    assert!(matches!(
+        queue.try_push(9, Priority::High),
+        Err(PushError::Closed(9))
+    ));
+    assert_eq!(
+        queue.pop(),
+        Some((7, Priority::Normal)),
+        "what was in the queue is still delivered"
+    );
+    assert_eq!(queue.pop(), None);
+    assert_eq!(
+        queue.pop_timeout(Duration::from_secs(5)),
+        Err(PopError::Closed)
+    );
+
+    let empty = PriorityQueue::<u32>::new();
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let queue = empty.clone();
+            thread::spawn(move || queue.pop())
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(20));
+    empty.close();
+    for waiter in waiters {
+        assert_eq!(waiter.join().unwrap(), None);
+    }
+}
+
+#[test]
+fn pop_timeout_times_out_and_wakes_for_a_push() {
+    let queue = PriorityQueue::<u32>::new();
+    assert_eq!(
+        queue.pop_timeout(Duration::from_millis(10)),
+        Err(PopError::Timeout)
+    );
+    let start = Arc::new(Barrier::new(2));
+    let pusher = {
+        let (queue, start) = (queue.clone(), Arc::clone(&start));
+        thread::spawn(move || {
+            start.wait();
+            thread::sleep(Duration::from_millis(20));
+            queue.try_push(5, Priority::Low).unwrap();
+        })
+    };
+    start.wait();
+    assert_eq!(
+        queue.pop_timeout(Duration::from_secs(10)),
+        Ok((5, Priority::Low))
+    );
+    pusher.join().unwrap();
+}
+
+#[test]
+fn weighted_fairness_serves_levels_in_proportion() {
+    let queue = PriorityQueue::builder()
+        .fairness(Fairness::Weighted(vec![6, 3, 1]))
+        .build()
+        .unwrap();
+    for i in 0..3000 {
+        for level in 0..3 {
+            queue.try_push(i, Priority::Level(level)).unwrap();
+        }
+    }
+    let mut served = [0usize; 3];
+    for _ in 0..5000 {
+        let (_, priority) = queue.try_pop().unwrap();
+        served[usize::from(priority.level())] += 1;
+    }
+    // 6 : 3 : 1 of 5000 is 3000 : 1500 : 500; High runs out at 3000, so allow 2%.
+    for (got, want) in served.iter().zip([3000.0, 1500.0, 500.0]) {
+        assert!(
+            (*got as f64 - want).abs() <= want * 0.02,
+            "served {served:?}"
+        );
+    }
+    // Strict would never have served Low while High had items.
+    let strict = PriorityQueue::new();
+    for i in 0..100 {
+        strict.try_push(i, Priority::Low).unwrap();
+        strict.try_push(i, Priority::High).unwrap();
+    }
+    assert!((0..100).all(|_| strict.try_pop().unwrap().1 == Priority::High));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_producers_and_consumers_with_backpressure() {
+    let queue = PriorityQueue::builder().capacity(Some(4)).build().unwrap();
+    let producer = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            for i in 0..1000u32 {
+                queue.push_async(i, Priority::Normal).await.unwrap();
+            }
+            queue.close();
+        })
+    };
+    let mut next = 0;
+    while let Some((item, _)) = queue.pop_async().await {
+        assert_eq!(item, next, "one producer, one level: FIFO");
+        next += 1;
+    }
+    assert_eq!(next, 1000);
+    producer.await.unwrap();
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<PriorityQueue<String>>();
+    check::<PushError<String>>();
+}
