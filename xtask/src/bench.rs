@@ -23,6 +23,8 @@ const QUICK: [&str; 6] = [
 pub(crate) struct Options {
     pub(crate) quick: bool,
     pub(crate) smoke: bool,
+    /// Render the last report again instead of running the benches.
+    pub(crate) from_report: bool,
     pub(crate) filter: Option<String>,
 }
 
@@ -35,6 +37,19 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             );
         }
         return smoke(&root, options.filter.as_deref());
+    }
+    if options.from_report {
+        let path = report::report_path(&root);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no report at {}: run `cargo xtask bench` first",
+                path.display()
+            )
+        })?;
+        let report: Report =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        report::print_table(&report);
+        return write_docs(&root, &report);
     }
 
     let ids = list(&root, options.filter.as_deref())?;
@@ -70,24 +85,34 @@ pub(crate) fn run(options: &Options) -> Result<()> {
         println!(
             "a --filter run leaves docs/benchmarks.md as it was: run without --filter to regenerate it"
         );
-    } else {
-        let chart = (!report.comparisons.is_empty()).then_some("benchmarks.svg");
-        if chart.is_some() {
-            report::chart_svg(&report.comparisons, &root.join("docs/benchmarks.svg"))?;
-        }
-        std::fs::write(
-            root.join("docs/benchmarks.md"),
-            report::markdown(&report, chart),
-        )?;
-        println!(
-            "wrote docs/benchmarks.md{}",
-            if chart.is_some() {
-                " and docs/benchmarks.svg"
-            } else {
-                ""
-            }
+        return Ok(());
+    }
+    write_docs(&root, &report)
+}
+
+/// `docs/benchmarks.md` and its chart, from a whole (unfiltered) report.
+fn write_docs(root: &Path, report: &Report) -> Result<()> {
+    if report.filter.is_some() {
+        bail!(
+            "the last report comes from a --filter run; run the whole `cargo xtask bench` to regenerate the docs"
         );
     }
+    let chart = (!report.comparisons.is_empty()).then_some("benchmarks.svg");
+    if chart.is_some() {
+        report::chart_svg(&report.comparisons, &root.join("docs/benchmarks.svg"))?;
+    }
+    std::fs::write(
+        root.join("docs/benchmarks.md"),
+        report::markdown(report, chart),
+    )?;
+    println!(
+        "wrote docs/benchmarks.md{}",
+        if chart.is_some() {
+            " and docs/benchmarks.svg"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 

@@ -22,10 +22,11 @@ commands:
   ci [--quick]                         run what CI runs: fmt, clippy, tests, loom, docs, bench smoke,
                                        PostgreSQL suites (--quick skips loom and the bench smoke
                                        locally; it is refused under CI=true)
-  bench [--quick|--smoke] [--filter PATTERN]
+  bench [--quick|--smoke|--from-report] [--filter PATTERN]
                                        run the benches, print ours vs peers, write
                                        target/bench/report.json and docs/benchmarks.md
-                                       (--quick: short measurements; --smoke: each bench once, no report)
+                                       (--quick: short measurements; --smoke: each bench once, no report;
+                                       --from-report: render the last report again, running nothing)
   bench-check [--baseline PATH] [--report PATH] [--update]
                                        compare the last report's speedups with the baseline
                                        (default benches/baseline.json); --update rewrites it";
@@ -50,6 +51,7 @@ fn run() -> Result<()> {
             let options = bench::Options {
                 quick: args.flag("--quick"),
                 smoke: args.flag("--smoke"),
+                from_report: args.flag("--from-report"),
                 filter: args.value("--filter")?,
             };
             args.finish()?;

@@ -369,9 +369,13 @@ pub(crate) fn chart_svg(comparisons: &[Comparison], path: &Path) -> Result<()> {
     use plotters::prelude::*;
     use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+    // Name our variant where it is not the plain one (`stanchion-timed`), so no two bars share a label.
     let labels: Vec<String> = comparisons
         .iter()
-        .map(|c| format!("{} vs {}", c.workload, c.peer))
+        .map(|c| match c.ours.as_str() {
+            OURS => format!("{} vs {}", c.workload, c.peer),
+            variant => format!("{} {variant} vs {}", c.workload, c.peer),
+        })
         .collect();
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as u32;
     let height = 120 + 30 * comparisons.len().max(1) as u32;
@@ -530,6 +534,7 @@ mod tests {
         let comparisons = compare(&[
             measurement("zipf", "stanchion", 10.0),
             measurement("zipf", "moka", 52.0),
+            measurement("zipf", "stanchion-fast", 5.0),
             measurement("trace", "stanchion", 10.0),
             measurement("trace", "lru", 8.0),
         ]);
@@ -537,7 +542,13 @@ mod tests {
         chart_svg(&comparisons, &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        for text in ["cache/zipf vs moka", "5.20x", "cache/trace vs lru", "0.80x"] {
+        for text in [
+            "cache/zipf vs moka",
+            "5.20x",
+            "cache/trace vs lru",
+            "0.80x",
+            "cache/zipf stanchion-fast vs moka",
+        ] {
             assert!(svg.contains(text), "{text} missing from the chart");
         }
     }
