@@ -246,27 +246,43 @@ impl<E> Retry<E> {
     /// As [`run`](Self::run).
     pub fn run_with_sleep<T>(
         &self,
+        sleep: impl FnMut(Duration),
+        operation: impl FnMut(u32) -> Result<T, E>,
+    ) -> Result<T, RetryError<E>> {
+        self.drive(sleep, operation, |_| None)
+    }
+
+    /// The retry loop. `refusal` tells whether an error is a breaker's refusal, with the breaker's
+    /// own hint: a refusal waits that hint and spends no budget token.
+    fn drive<T>(
+        &self,
         mut sleep: impl FnMut(Duration),
         mut operation: impl FnMut(u32) -> Result<T, E>,
+        refusal: impl Fn(&E) -> Option<Option<Duration>>,
     ) -> Result<T, RetryError<E>> {
         self.deposit();
         let mut previous = self.base_delay;
         for attempt in 1.. {
-            match operation(attempt) {
+            let error = match operation(attempt) {
                 Ok(value) => return Ok(value),
-                Err(error) => match self.next(attempt, &error, previous, false) {
-                    Ok(delay) => {
-                        sleep(delay);
-                        previous = delay;
-                    }
-                    Err(reason) => {
-                        return Err(RetryError {
-                            error,
-                            attempts: attempt,
-                            reason,
-                        });
-                    }
-                },
+                Err(error) => error,
+            };
+            let refused = refusal(&error);
+            match self.next(attempt, &error, previous, refused.is_some()) {
+                Ok(delay) => {
+                    let delay = refused
+                        .flatten()
+                        .map_or(delay, |hint| hint.min(self.max_delay));
+                    sleep(delay);
+                    previous = delay;
+                }
+                Err(reason) => {
+                    return Err(RetryError {
+                        error,
+                        attempts: attempt,
+                        reason,
+                    });
+                }
             }
         }
         unreachable!("attempts are bounded by max_attempts")
@@ -335,38 +351,17 @@ impl<E> Retry<CallError<E>> {
     pub fn run_through<T>(
         &self,
         breaker: &CircuitBreaker,
-        mut sleep: impl FnMut(Duration),
+        sleep: impl FnMut(Duration),
         mut operation: impl FnMut(u32) -> Result<T, E>,
     ) -> Result<T, RetryError<CallError<E>>> {
-        self.deposit();
-        let mut previous = self.base_delay;
-        for attempt in 1.. {
-            let error = match breaker.call(|| operation(attempt)) {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let rejected = match &error {
+        self.drive(
+            sleep,
+            |attempt| breaker.call(|| operation(attempt)),
+            |error| match error {
                 CallError::Rejected(rejected) => Some(rejected.retry_after()),
                 CallError::Inner(_) => None,
-            };
-            match self.next(attempt, &error, previous, rejected.is_some()) {
-                Ok(delay) => {
-                    let delay = rejected
-                        .flatten()
-                        .map_or(delay, |hint| hint.min(self.max_delay));
-                    sleep(delay);
-                    previous = delay;
-                }
-                Err(reason) => {
-                    return Err(RetryError {
-                        error,
-                        attempts: attempt,
-                        reason,
-                    });
-                }
-            }
-        }
-        unreachable!("attempts are bounded by max_attempts")
+            },
+        )
     }
 }
 
