@@ -101,9 +101,10 @@ fn write_docs(root: &Path, report: &Report) -> Result<()> {
     if chart.is_some() {
         report::chart_svg(&report.comparisons, &root.join("docs/benchmarks.svg"))?;
     }
+    let hit_ratio = std::fs::read_to_string(root.join("target/bench/hit-ratio.md")).ok();
     std::fs::write(
         root.join("docs/benchmarks.md"),
-        report::markdown(report, chart),
+        report::markdown(report, chart, hit_ratio.as_deref()),
     )?;
     println!(
         "wrote docs/benchmarks.md{}",

@@ -11,11 +11,11 @@
 //! |---|---|---|---|
 //! | [`stanchion::core`](crate::core) | `stanchion-core` | always | the injectable [`Clock`](crate::core::Clock), shared small types |
 //! | `stanchion::breaker` | `stanchion-breaker` | `breaker` | circuit breaker with resilience4j semantics: windows, half-open permits, events |
+//! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
-//!
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
 //!
-//! The remaining building blocks (cache, bus, ring, store, hooks) join this table,
+//! The remaining building blocks (bus, ring, store, hooks) join this table,
 //! each behind its feature and in `full`, as they land.
 //!
 //! # Features
@@ -24,6 +24,7 @@
 //! |---|---|
 //! | `default` | nothing beyond `core` |
 //! | `breaker` | `stanchion::breaker` (with serde support for its configuration) |
+//! | `cache` | `stanchion::cache` |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `queue` | `stanchion::queue` |
 //! | `full` | every crate |
@@ -45,6 +46,9 @@
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use stanchion_breaker as breaker;
+#[cfg(feature = "cache")]
+#[doc(inline)]
+pub use stanchion_cache as cache;
 #[doc(inline)]
 pub use stanchion_core as core;
 #[cfg(feature = "dag")]
@@ -59,6 +63,9 @@ pub mod prelude {
     #[cfg(feature = "breaker")]
     #[doc(no_inline)]
     pub use crate::breaker::{BreakerConfig, CallError, CircuitBreaker, Rejected};
+    #[cfg(feature = "cache")]
+    #[doc(no_inline)]
+    pub use crate::cache::Cache;
     #[doc(no_inline)]
     pub use crate::core::{Clock, ManualClock, SystemClock};
     #[cfg(feature = "dag")]

@@ -44,6 +44,15 @@ fn breaker_path() {
     let _: Option<stanchion::prelude::Rejected> = breaker.try_acquire().err();
 }
 
+#[cfg(feature = "cache")]
+#[test]
+fn cache_path() {
+    let cache: stanchion::prelude::Cache<u8, u8> = stanchion::cache::Cache::new(4);
+    cache.insert(1, 2);
+    assert_eq!(cache.get(&1), Some(2));
+    assert_eq!(cache.stats().hits, 1);
+}
+
 #[cfg(feature = "queue")]
 #[test]
 fn queue_path() {

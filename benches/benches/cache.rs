@@ -1,0 +1,123 @@
+//! stanchion-cache against moka (sync), quick_cache and mini-moka: operations per second.
+//!
+//! Zipf(1.0) keys over 1M, capacity 100k, 90% `get` / 10% `insert`, on 1 and 2 threads. Ours runs
+//! with a one-hour time to live, so every read checks expiry; the peers run without one. Each
+//! cache is warmed with one pass of the key stream before it is measured.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use stanchion_benches::{OURS, zipf_keys};
+
+const CAPACITY: u64 = 100_000;
+const UNIVERSE: u64 = 1_000_000;
+/// Operations per thread per measured iteration.
+const OPS: usize = 100_000;
+
+trait Subject: Send + Sync + 'static {
+    fn get(&self, key: u64) -> Option<u64>;
+    fn insert(&self, key: u64, value: u64);
+}
+
+impl Subject for stanchion_cache::Cache<u64, u64> {
+    fn get(&self, key: u64) -> Option<u64> {
+        stanchion_cache::Cache::get(self, &key)
+    }
+    fn insert(&self, key: u64, value: u64) {
+        stanchion_cache::Cache::insert(self, key, value);
+    }
+}
+
+impl Subject for moka::sync::Cache<u64, u64> {
+    fn get(&self, key: u64) -> Option<u64> {
+        moka::sync::Cache::get(self, &key)
+    }
+    fn insert(&self, key: u64, value: u64) {
+        moka::sync::Cache::insert(self, key, value);
+    }
+}
+
+impl Subject for quick_cache::sync::Cache<u64, u64> {
+    fn get(&self, key: u64) -> Option<u64> {
+        quick_cache::sync::Cache::get(self, &key)
+    }
+    fn insert(&self, key: u64, value: u64) {
+        quick_cache::sync::Cache::insert(self, key, value);
+    }
+}
+
+impl Subject for mini_moka::sync::Cache<u64, u64> {
+    fn get(&self, key: u64) -> Option<u64> {
+        mini_moka::sync::Cache::get(self, &key)
+    }
+    fn insert(&self, key: u64, value: u64) {
+        mini_moka::sync::Cache::insert(self, key, value);
+    }
+}
+
+fn subjects() -> Vec<(&'static str, Arc<dyn Subject>)> {
+    let ours = stanchion_cache::Cache::builder()
+        .max_capacity(CAPACITY)
+        .time_to_live(Duration::from_secs(3600))
+        .build()
+        .expect("valid cache configuration");
+    vec![
+        (OURS, Arc::new(ours)),
+        ("moka", Arc::new(moka::sync::Cache::new(CAPACITY))),
+        (
+            "quick_cache",
+            Arc::new(quick_cache::sync::Cache::new(CAPACITY as usize)),
+        ),
+        ("mini-moka", Arc::new(mini_moka::sync::Cache::new(CAPACITY))),
+    ]
+}
+
+/// One thread's share: every tenth operation inserts, the rest read.
+fn run(cache: &dyn Subject, keys: &[u64]) {
+    for (index, &key) in keys.iter().enumerate() {
+        if index % 10 == 0 {
+            cache.insert(key, key);
+        } else {
+            black_box(cache.get(key));
+        }
+    }
+}
+
+fn zipf_mix(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cache/zipf1.0-90get");
+    for threads in [1usize, 2] {
+        let streams: Vec<Vec<u64>> = (0..threads)
+            .map(|thread| zipf_keys(OPS, UNIVERSE, 1.0, 11 + thread as u64))
+            .collect();
+        group.throughput(Throughput::Elements((OPS * threads) as u64));
+        for (name, cache) in subjects() {
+            streams.iter().for_each(|keys| run(&*cache, keys));
+            group.bench_function(BenchmarkId::new(name, format!("{threads}t")), |b| {
+                b.iter_custom(|iterations| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let start = Instant::now();
+                        std::thread::scope(|scope| {
+                            for keys in &streams {
+                                let cache = &*cache;
+                                scope.spawn(move || run(cache, keys));
+                            }
+                        });
+                        total += start.elapsed();
+                    }
+                    total
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = stanchion_benches::criterion();
+    targets = zipf_mix
+}
+criterion_main!(benches);

@@ -1,0 +1,411 @@
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::time::{Duration, Instant};
+
+use stanchion_core::{CachePadded, Clock};
+
+use crate::builder::{CacheBuilder, Listener, Weigher};
+use crate::error::InsertError;
+use crate::flight::Flights;
+use crate::shard::{Incoming, NEVER, Now, Removed, Shard, ShardConfig};
+use crate::stats::{CacheStats, RemovalCause};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering, lock};
+
+pub(crate) struct Config<K, V> {
+    pub(crate) capacity: u64,
+    pub(crate) shards: usize,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) time_to_live: Option<Duration>,
+    pub(crate) time_to_idle: Option<Duration>,
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) clock: std::sync::Arc<dyn Clock>,
+}
+
+/// A concurrent, bounded cache with expiry, single-flight loads and invalidation.
+///
+/// Cloning is cheap and clones share the entries. Keys are spread over independently locked
+/// shards; a read takes one shard's lock for a hash-table probe and a counter bump, a write also
+/// runs the eviction policy (S3-FIFO with a frequency-guarded ghost, see the crate docs).
+///
+/// # Examples
+///
+/// ```
+/// use stanchion_cache::Cache;
+///
+/// let cache = Cache::new(1_000);
+/// cache.insert("answer", 42);
+/// assert_eq!(cache.get("answer"), Some(42));
+/// assert_eq!(cache.get_or_insert_with("question", || 6 * 7), 42);
+/// assert_eq!(cache.stats().hits, 1);
+/// ```
+pub struct Cache<K, V> {
+    pub(crate) inner: Arc<Inner<K, V>>,
+}
+
+/// A shard behind its own lock, on cache lines of its own.
+type LockedShard<K, V> = CachePadded<Mutex<Shard<K, V>>>;
+
+pub(crate) struct Inner<K, V> {
+    shards: Box<[LockedShard<K, V>]>,
+    shard_shift: u32,
+    hasher: foldhash::fast::RandomState,
+    /// The heaviest entry a shard can hold.
+    entry_limit: u64,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
+    clock: std::sync::Arc<dyn Clock>,
+    origin: Instant,
+    time_to_live: Option<u64>,
+    /// Bumped by every removal an in-flight load must not undo (remove, invalidate, clear).
+    pub(crate) epoch: AtomicU64,
+    pub(crate) flights: Flights<K, V>,
+}
+
+impl<K, V> Clone for Cache<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Cache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("shards", &self.inner.shards.len())
+            .field("entry_limit", &self.inner.entry_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the clock once, on first use.
+struct LazyNow<'a> {
+    clock: &'a dyn Clock,
+    origin: Instant,
+    nanos: Option<u64>,
+}
+
+impl Now for LazyNow<'_> {
+    fn nanos(&mut self) -> u64 {
+        *self.nanos.get_or_insert_with(|| {
+            let elapsed = self.clock.now().saturating_duration_since(self.origin);
+            u64::try_from(elapsed.as_nanos()).unwrap_or(NEVER - 1)
+        })
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(NEVER)
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache of at most `max_capacity` entries, without expiry.
+    ///
+    /// # Panics
+    ///
+    /// If `max_capacity` is zero; [`Cache::builder`] reports that as an error instead.
+    pub fn new(max_capacity: u64) -> Self {
+        Self::builder()
+            .max_capacity(max_capacity)
+            .build()
+            .expect("Cache::new needs a max_capacity of at least 1")
+    }
+
+    /// A builder for every setting: weight, expiry, listener, clock, shards.
+    pub fn builder() -> CacheBuilder<K, V> {
+        CacheBuilder::default()
+    }
+
+    pub(crate) fn from_config(config: Config<K, V>) -> Self {
+        let shards = config.shards as u64;
+        let shard_capacity = config.capacity / shards;
+        let remainder = config.capacity % shards;
+        let time_to_idle = config.time_to_idle.map(nanos);
+        let built: Vec<_> = (0..shards)
+            .map(|index| {
+                let capacity = shard_capacity + u64::from(index < remainder);
+                CachePadded(Mutex::new(Shard::new(ShardConfig {
+                    capacity,
+                    time_to_idle,
+                })))
+            })
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                shards: built.into_boxed_slice(),
+                shard_shift: 64 - config.shards.trailing_zeros(),
+                hasher: foldhash::fast::RandomState::default(),
+                entry_limit: shard_capacity,
+                weigher: config.weigher,
+                listener: config.listener,
+                origin: config.clock.now(),
+                clock: config.clock,
+                time_to_live: config.time_to_live.map(nanos),
+                epoch: AtomicU64::new(0),
+                flights: Flights::new(config.shards),
+            }),
+        }
+    }
+
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.inner.hasher.hash_one(key)
+    }
+
+    fn shard_index(&self, hash: u64) -> usize {
+        // The top bits pick the shard: hashbrown indexes by the low bits and tags by bits 57..64,
+        // and the sketch mixes the whole hash.
+        hash.checked_shr(self.inner.shard_shift).unwrap_or(0) as usize
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+        &self.inner.shards[self.shard_index(hash)]
+    }
+
+    fn now(&self) -> LazyNow<'_> {
+        LazyNow {
+            clock: &*self.inner.clock,
+            origin: self.inner.origin,
+            nanos: None,
+        }
+    }
+
+    fn removed(&self) -> Removed<K, V> {
+        Removed::new(self.inner.listener.is_some())
+    }
+
+    /// Hands removed entries to the listener; called with no lock held.
+    fn notify(&self, removed: Removed<K, V>) {
+        if let Some(listener) = &self.inner.listener {
+            for (key, value, cause) in removed.entries {
+                listener(key, value, cause);
+            }
+        }
+    }
+
+    /// The value for `key`, if it is present and not expired. Counts a hit or a miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stanchion_cache::Cache::new(10);
+    /// cache.insert("a".to_string(), 1);
+    /// assert_eq!(cache.get("a"), Some(1));
+    /// assert_eq!(cache.get("b"), None);
+    /// ```
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let mut now = self.now();
+        let mut removed = self.removed();
+        let value = lock(self.shard(hash)).get(hash, key, &mut now, &mut removed);
+        self.notify(removed);
+        value
+    }
+
+    /// The live value for `key`, counted neither as a hit nor a miss.
+    pub(crate) fn get_uncounted(&self, key: &K) -> Option<V> {
+        let hash = self.hash(key);
+        lock(self.shard(hash)).peek(hash, key, &mut self.now())
+    }
+
+    /// Whether a live entry for `key` is present; not counted as an access.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        lock(self.shard(hash)).contains(hash, key, &mut self.now())
+    }
+
+    /// Stores `value` for `key`, replacing any value it had, and evicts as needed.
+    ///
+    /// An entry the weigher makes too heavy is not stored; it goes to the eviction listener as
+    /// [`RemovalCause::Rejected`] and is counted in [`CacheStats::rejections`]. Use
+    /// [`try_insert`](Self::try_insert) to get it back instead.
+    pub fn insert(&self, key: K, value: V) {
+        if let Err(InsertError::TooHeavy { key, value, .. }) = self.try_insert(key, value) {
+            self.notify(Removed {
+                keep: true,
+                entries: vec![(key, value, RemovalCause::Rejected)],
+            });
+        }
+    }
+
+    /// Like [`insert`](Self::insert), with this entry's own time to live (which replaces the
+    /// cache's for this entry).
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        if let Err(InsertError::TooHeavy { key, value, .. }) =
+            self.insert_inner(key, value, Some(nanos(ttl)))
+        {
+            self.notify(Removed {
+                keep: true,
+                entries: vec![(key, value, RemovalCause::Rejected)],
+            });
+        }
+    }
+
+    /// Stores `value` for `key`, or hands both back if the entry is too heavy.
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError::TooHeavy`] when the weigher gives the entry more than
+    /// `max_weight / shards`; it is counted in [`CacheStats::rejections`].
+    pub fn try_insert(&self, key: K, value: V) -> Result<(), InsertError<K, V>> {
+        self.insert_inner(key, value, self.inner.time_to_live)
+    }
+
+    fn insert_inner(&self, key: K, value: V, ttl: Option<u64>) -> Result<(), InsertError<K, V>> {
+        let weight = match &self.inner.weigher {
+            Some(weigher) => weigher(&key, &value).max(1),
+            None => 1,
+        };
+        let hash = self.hash(&key);
+        let shard = self.shard(hash);
+        if u64::from(weight) > self.inner.entry_limit {
+            lock(shard).stats.count_removal(RemovalCause::Rejected);
+            return Err(InsertError::TooHeavy {
+                key,
+                value,
+                weight,
+                limit: self.inner.entry_limit,
+            });
+        }
+        let mut now = self.now();
+        let deadline = match ttl {
+            Some(ttl) => now.nanos().saturating_add(ttl),
+            None => NEVER,
+        };
+        let mut removed = self.removed();
+        let incoming = Incoming {
+            hash,
+            key,
+            value,
+            weight,
+            deadline,
+        };
+        lock(shard).insert(incoming, &mut now, &mut removed);
+        self.notify(removed);
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value if it was present and live. The listener is told
+    /// [`RemovalCause::Invalidated`]; a load of `key` in flight will not store its result.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        let mut now = self.now();
+        let (key, value, live) = {
+            let mut shard = lock(self.shard(hash));
+            let live = shard.contains(hash, key, &mut now);
+            let cause = if live {
+                RemovalCause::Invalidated
+            } else {
+                RemovalCause::Expired
+            };
+            let (key, value) = shard.remove(hash, key, cause)?;
+            (key, value, live)
+        };
+        let Some(listener) = &self.inner.listener else {
+            return live.then_some(value);
+        };
+        if !live {
+            listener(key, value, RemovalCause::Expired);
+            return None;
+        }
+        listener(key, value.clone(), RemovalCause::Invalidated);
+        Some(value)
+    }
+
+    /// Removes `key`, like [`remove`](Self::remove) without returning the value.
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove(key);
+    }
+
+    /// Removes every entry `predicate` selects. Each shard is locked in turn, so entries
+    /// inserted meanwhile into a shard already visited stay; loads in flight will not store.
+    pub fn invalidate_if(&self, mut predicate: impl FnMut(&K, &V) -> bool) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+        for shard in self.inner.shards.iter() {
+            let mut removed = self.removed();
+            lock(shard).remove_if(&mut predicate, &mut self.now(), &mut removed);
+            self.notify(removed);
+        }
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) {
+        self.invalidate_if(|_, _| true);
+    }
+
+    /// Entries held, expired ones that no operation has collected yet included; never more than
+    /// the capacity.
+    pub fn len(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| lock(shard).len())
+            .sum()
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The summed weight of the entries held (their number, without a weigher).
+    pub fn weight(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| lock(shard).weight())
+            .sum()
+    }
+
+    /// Counters since the cache was built.
+    pub fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for shard in self.inner.shards.iter() {
+            total += lock(shard).stats;
+        }
+        total
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + AsRef<str> + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Removes every entry whose key starts with `prefix`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stanchion_cache::Cache::new(100);
+    /// cache.insert("hook:lint:a".to_string(), 1);
+    /// cache.insert("hook:fmt:a".to_string(), 2);
+    /// cache.invalidate_prefix("hook:lint:");
+    /// assert_eq!(cache.get("hook:lint:a"), None);
+    /// assert_eq!(cache.get("hook:fmt:a"), Some(2));
+    /// ```
+    pub fn invalidate_prefix(&self, prefix: &str) {
+        self.invalidate_if(|key, _| key.as_ref().starts_with(prefix));
+    }
+}

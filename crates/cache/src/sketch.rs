@@ -1,0 +1,108 @@
+//! A count-min sketch of recent access frequency (TinyLFU's), four 4-bit counters per key that all
+//! live in one 64-byte block, so an increment or estimate touches one cache line.
+
+/// Counters are halved after this many increments per sized slot, so old popularity fades.
+const SAMPLE_FACTOR: u64 = 10;
+
+#[derive(Debug)]
+pub(crate) struct FrequencySketch {
+    /// Blocks of 8 words; each word holds sixteen 4-bit counters.
+    table: Box<[u64]>,
+    block_mask: u64,
+    additions: u64,
+    sample_size: u64,
+}
+
+impl FrequencySketch {
+    /// A sketch sized for about `entries` resident keys.
+    pub(crate) fn new(entries: u64) -> Self {
+        let words = entries.clamp(8, 1 << 26).next_power_of_two();
+        Self {
+            table: vec![0; words as usize].into_boxed_slice(),
+            block_mask: words / 8 - 1,
+            additions: 0,
+            sample_size: SAMPLE_FACTOR * entries.max(8),
+        }
+    }
+
+    /// The word and the bit offset of the `row`-th counter of `hash`.
+    #[inline]
+    fn slot(&self, hash: u64, row: u64) -> (usize, u32) {
+        let spread = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31);
+        let block = (spread & self.block_mask) * 8;
+        let lane = spread >> (40 + row * 6);
+        let word = block + row * 2 + (lane & 1);
+        let nibble = ((lane >> 1) & 15) as u32;
+        (word as usize, nibble * 4)
+    }
+
+    /// How often `hash` was seen lately, saturating at 15.
+    pub(crate) fn estimate(&self, hash: u64) -> u8 {
+        (0..4)
+            .map(|row| {
+                let (word, shift) = self.slot(hash, row);
+                ((self.table[word] >> shift) & 15) as u8
+            })
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Counts one access to `hash` (conservative update: only the smallest counters grow).
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let least = self.estimate(hash);
+        if least < 15 {
+            for row in 0..4 {
+                let (word, shift) = self.slot(hash, row);
+                if (self.table[word] >> shift) & 15 == u64::from(least) {
+                    self.table[word] += 1 << shift;
+                }
+            }
+        }
+        self.additions += 1;
+        if self.additions >= self.sample_size {
+            self.halve();
+        }
+    }
+
+    fn halve(&mut self) {
+        self.additions /= 2;
+        for word in self.table.iter_mut() {
+            *word = (*word >> 1) & 0x7777_7777_7777_7777;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_saturate_and_fade() {
+        let mut sketch = FrequencySketch::new(64);
+        for _ in 0..20 {
+            sketch.increment(42);
+        }
+        assert_eq!(sketch.estimate(42), 15);
+        assert_eq!(sketch.estimate(7), 0);
+        sketch.halve();
+        assert_eq!(sketch.estimate(42), 7);
+    }
+
+    #[test]
+    fn frequent_keys_outrank_rare_ones() {
+        let mut sketch = FrequencySketch::new(1024);
+        for round in 0..5u64 {
+            for key in 0..512u64 {
+                sketch.increment(key.wrapping_mul(0x2545_F491_4F6C_DD1D));
+                if round == 0 {
+                    sketch.increment(1_000_000 + key);
+                }
+            }
+        }
+        let hot =
+            (0..512u64).filter(|k| sketch.estimate(k.wrapping_mul(0x2545_F491_4F6C_DD1D)) >= 4);
+        assert!(hot.count() > 500);
+        let cold = (0..512u64).filter(|k| sketch.estimate(1_000_000 + k) >= 4);
+        assert!(cold.count() < 20);
+    }
+}

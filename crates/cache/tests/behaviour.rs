@@ -1,0 +1,302 @@
+//! Expiry with a manual clock, the listener's causes, weights and configuration errors.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stanchion_cache::{Cache, CacheStats, ConfigError, InsertError, RemovalCause};
+use stanchion_core::ManualClock;
+
+type Log = Arc<Mutex<Vec<(String, u32, RemovalCause)>>>;
+
+fn logged(builder: stanchion_cache::CacheBuilder<String, u32>) -> (Cache<String, u32>, Log) {
+    let log: Log = Arc::default();
+    let sink = Arc::clone(&log);
+    let cache = builder
+        .eviction_listener(move |key, value, cause| sink.lock().unwrap().push((key, value, cause)))
+        .build()
+        .unwrap();
+    (cache, log)
+}
+
+fn causes(log: &Log) -> Vec<(String, u32, RemovalCause)> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+#[test]
+fn time_to_live_expires_entries_exactly_at_the_deadline() {
+    let clock = ManualClock::new();
+    let (cache, log) = logged(
+        Cache::builder()
+            .max_capacity(100)
+            .time_to_live(Duration::from_secs(10))
+            .clock(clock.clone()),
+    );
+    cache.insert("a".into(), 1);
+    clock.advance(Duration::from_secs(9));
+    cache.insert("b".into(), 2);
+    assert_eq!(
+        cache.get("a"),
+        Some(1),
+        "reads do not extend a time to live"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert!(!cache.contains_key("a"));
+    assert_eq!(cache.get("a"), None);
+    assert_eq!(cache.get("b"), Some(2));
+    assert_eq!(causes(&log), [("a".into(), 1, RemovalCause::Expired)]);
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.expirations), (2, 1, 1));
+}
+
+#[test]
+fn per_entry_ttl_overrides_the_cache_ttl() {
+    let clock = ManualClock::new();
+    let cache: Cache<&str, u32> = Cache::builder()
+        .max_capacity(10)
+        .time_to_live(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    cache.insert_with_ttl("short", 1, Duration::from_secs(1));
+    cache.insert("long", 2);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(cache.get("short"), None);
+    assert_eq!(cache.get("long"), Some(2));
+    clock.advance(Duration::from_secs(58));
+    assert_eq!(cache.get("long"), None);
+}
+
+#[test]
+fn time_to_idle_is_extended_by_reads_and_writes_only() {
+    let clock = ManualClock::new();
+    let cache: Cache<&str, u32> = Cache::builder()
+        .max_capacity(10)
+        .time_to_idle(Duration::from_secs(5))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    cache.insert("read", 1);
+    cache.insert("idle", 2);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(4));
+        assert_eq!(cache.get("read"), Some(1));
+        assert!(cache.contains_key("read"), "contains_key sees it");
+    }
+    assert_eq!(cache.get("idle"), None, "12 s idle with a 5 s limit");
+    clock.advance(Duration::from_secs(5));
+    assert!(
+        !cache.contains_key("read"),
+        "contains_key does not extend idle time"
+    );
+}
+
+#[test]
+fn expired_entries_are_evicted_first_and_reported_as_expired() {
+    let clock = ManualClock::new();
+    let (cache, log) = logged(
+        Cache::builder()
+            .max_capacity(2)
+            .shards(1)
+            .clock(clock.clone()),
+    );
+    cache.insert_with_ttl("soon".into(), 1, Duration::from_secs(1));
+    cache.insert("kept".into(), 2);
+    clock.advance(Duration::from_secs(1));
+    cache.insert("new".into(), 3);
+    assert_eq!(causes(&log), [("soon".into(), 1, RemovalCause::Expired)]);
+    assert_eq!(cache.len(), 2);
+}
+
+#[test]
+fn the_listener_hears_every_cause() {
+    let (cache, log) = logged(Cache::builder().max_capacity(2).shards(1));
+    cache.insert("a".into(), 1);
+    cache.insert("a".into(), 2);
+    assert_eq!(causes(&log), [("a".into(), 1, RemovalCause::Replaced)]);
+    assert_eq!(cache.remove("a"), Some(2));
+    assert_eq!(causes(&log), [("a".into(), 2, RemovalCause::Invalidated)]);
+    for (index, key) in ["x", "y", "z"].into_iter().enumerate() {
+        cache.insert(key.into(), index as u32);
+    }
+    assert_eq!(causes(&log), [("x".into(), 0, RemovalCause::Size)]);
+    cache.clear();
+    let mut cleared = causes(&log);
+    cleared.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        cleared,
+        [
+            ("y".into(), 1, RemovalCause::Invalidated),
+            ("z".into(), 2, RemovalCause::Invalidated)
+        ]
+    );
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn invalidation_by_key_prefix_and_predicate() {
+    let cache = Cache::new(100);
+    for (key, value) in [
+        ("hook:a:1", 1),
+        ("hook:a:2", 2),
+        ("hook:b:1", 3),
+        ("job:1", 4),
+    ] {
+        cache.insert(key.to_string(), value);
+    }
+    cache.invalidate("job:1");
+    cache.invalidate_prefix("hook:a:");
+    assert_eq!(cache.len(), 1);
+    cache.insert("job:2".into(), 20);
+    cache.invalidate_if(|_, value| *value > 10);
+    assert_eq!(cache.get("hook:b:1"), Some(3));
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.stats().invalidations, 4);
+}
+
+#[test]
+fn weight_bounds_the_cache_and_heavy_entries_come_back() {
+    let (cache, log) = logged(
+        Cache::builder()
+            .max_weight(100)
+            .weigher(|_: &String, value: &u32| *value)
+            .shards(2),
+    );
+    let refused = cache.try_insert("heavy".into(), 51).unwrap_err();
+    assert!(matches!(
+        refused,
+        InsertError::TooHeavy {
+            weight: 51,
+            limit: 50,
+            ..
+        }
+    ));
+    assert_eq!(refused.into_inner(), ("heavy".to_string(), 51));
+    cache.insert("also heavy".into(), 60);
+    assert_eq!(
+        causes(&log),
+        [("also heavy".into(), 60, RemovalCause::Rejected)]
+    );
+    for index in 0..40 {
+        cache.insert(format!("k{index}"), 10);
+        assert!(
+            cache.weight() <= 100,
+            "weight {} after {index}",
+            cache.weight()
+        );
+    }
+    assert_eq!(cache.stats().rejections, 2);
+}
+
+#[test]
+fn configuration_errors_name_the_setting() {
+    fn field(result: Result<Cache<u32, u32>, ConfigError>) -> &'static str {
+        result.unwrap_err().field
+    }
+    let builder = Cache::<u32, u32>::builder;
+    assert_eq!(field(builder().build()), "max_capacity");
+    assert_eq!(field(builder().max_capacity(0).build()), "max_capacity");
+    assert_eq!(field(builder().max_weight(10).build()), "weigher");
+    assert_eq!(
+        field(builder().max_capacity(10).weigher(|_, _| 1).build()),
+        "weigher"
+    );
+    assert_eq!(
+        field(builder().max_capacity(10).max_weight(10).build()),
+        "max_weight"
+    );
+    assert_eq!(
+        field(
+            builder()
+                .max_capacity(10)
+                .time_to_live(Duration::ZERO)
+                .build()
+        ),
+        "time_to_live"
+    );
+    assert_eq!(
+        field(
+            builder()
+                .max_capacity(10)
+                .time_to_idle(Duration::ZERO)
+                .build()
+        ),
+        "time_to_idle"
+    );
+    assert_eq!(
+        field(builder().max_capacity(10).shards(3).build()),
+        "shards"
+    );
+    assert_eq!(field(builder().max_capacity(2).shards(4).build()), "shards");
+    let message = builder().max_capacity(0).build().unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "invalid cache configuration: max_capacity is 0, expected at least 1"
+    );
+}
+
+#[test]
+fn the_listener_may_use_the_cache() {
+    let cache: Arc<Mutex<Option<Cache<u32, u32>>>> = Arc::default();
+    let inner = Arc::clone(&cache);
+    let built = Cache::builder()
+        .max_capacity(1)
+        .eviction_listener(move |key, _, _| {
+            if let Some(cache) = &*inner.lock().unwrap() {
+                assert!(!cache.contains_key(&key));
+            }
+        })
+        .build()
+        .unwrap();
+    *cache.lock().unwrap() = Some(built.clone());
+    built.insert(1, 1);
+    built.insert(2, 2);
+    assert_eq!(built.stats().evictions, 1);
+}
+
+#[test]
+fn stats_add_up() {
+    let cache = Cache::new(10);
+    assert_eq!(cache.stats(), CacheStats::default());
+    assert_eq!(cache.stats().hit_ratio(), 0.0);
+    cache.insert(1, 1);
+    cache.get(&1);
+    cache.get(&1);
+    cache.get(&1);
+    cache.get(&2);
+    assert_eq!(cache.stats().hit_ratio(), 0.75);
+    assert_eq!(cache.stats().inserts, 1);
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Cache<String, Vec<u8>>>();
+    assert_send_sync::<stanchion_cache::CacheBuilder<String, Vec<u8>>>();
+    assert_send_sync::<ConfigError>();
+}
+
+#[test]
+fn entries_read_again_survive_a_scan_of_one_time_keys() {
+    let cache = Cache::builder()
+        .max_capacity(100)
+        .shards(1)
+        .build()
+        .unwrap();
+    for key in 0..50u32 {
+        cache.insert(key, key);
+        cache.get(&key);
+    }
+    for key in 1_000..11_000u32 {
+        cache.insert(key, key);
+        for hot in 0..50u32 {
+            if key % 50 == hot {
+                assert_eq!(
+                    cache.get(&hot),
+                    Some(hot),
+                    "hot key {hot} evicted by the scan at {key}"
+                );
+            }
+        }
+    }
+    assert_eq!(cache.len(), 100);
+}
