@@ -1,5 +1,6 @@
-//! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], and the
-//! [`Counter`] that statistics on hot paths are kept in.
+//! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], the
+//! [`Counter`] that statistics on hot paths are kept in, and the wake-up [`event`] that waits
+//! park on.
 //!
 //! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
 //! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests
@@ -26,6 +27,7 @@
 
 mod clock;
 mod counter;
+pub mod event;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use counter::{CachePadded, Counter};
