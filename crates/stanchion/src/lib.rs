@@ -11,11 +11,12 @@
 //! |---|---|---|---|
 //! | [`stanchion::core`](crate::core) | `stanchion-core` | always | the injectable [`Clock`](crate::core::Clock), shared small types |
 //! | `stanchion::breaker` | `stanchion-breaker` | `breaker` | circuit breaker with resilience4j semantics: windows, half-open permits, events |
+//! | `stanchion::bus` | `stanchion-bus` | `bus` | typed event bus: exact capacity, per-topic overflow policies, batching, sync and async subscribers, patterns |
 //! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
 //!
-//! The remaining building blocks (bus, ring, store, hooks) join this table,
+//! The remaining building blocks (ring, store, hooks) join this table,
 //! each behind its feature and in `full`, as they land.
 //!
 //! # Features
@@ -24,6 +25,7 @@
 //! |---|---|
 //! | `default` | nothing beyond `core` |
 //! | `breaker` | `stanchion::breaker` (with serde support for its configuration) |
+//! | `bus` | `stanchion::bus` |
 //! | `cache` | `stanchion::cache` |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `queue` | `stanchion::queue` |
@@ -46,6 +48,9 @@
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use stanchion_breaker as breaker;
+#[cfg(feature = "bus")]
+#[doc(inline)]
+pub use stanchion_bus as bus;
 #[cfg(feature = "cache")]
 #[doc(inline)]
 pub use stanchion_cache as cache;
@@ -63,6 +68,9 @@ pub mod prelude {
     #[cfg(feature = "breaker")]
     #[doc(no_inline)]
     pub use crate::breaker::{BreakerConfig, CallError, CircuitBreaker, Rejected};
+    #[cfg(feature = "bus")]
+    #[doc(no_inline)]
+    pub use crate::bus::{EventBus, Overflow, Topic, TopicConfig};
     #[cfg(feature = "cache")]
     #[doc(no_inline)]
     pub use crate::cache::Cache;

@@ -44,6 +44,18 @@ fn breaker_path() {
     let _: Option<stanchion::prelude::Rejected> = breaker.try_acquire().err();
 }
 
+#[cfg(feature = "bus")]
+#[test]
+fn bus_path() {
+    let bus = stanchion::prelude::EventBus::new();
+    let config = stanchion::prelude::TopicConfig::new(4, stanchion::prelude::Overflow::Block);
+    let topic: stanchion::prelude::Topic<u8> = bus.topic("t", config).unwrap();
+    let mut sub = topic.subscribe();
+    topic.try_publish(1).unwrap();
+    assert_eq!(sub.try_recv(), Ok(1));
+    let _: stanchion::bus::RecvError = stanchion::bus::RecvError::Closed;
+}
+
 #[cfg(feature = "cache")]
 #[test]
 fn cache_path() {
