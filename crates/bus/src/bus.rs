@@ -93,6 +93,10 @@ impl<E: Clone + Send + Sync + 'static> Forward<E> for Pattern<E> {
         });
         self.is_live()
     }
+
+    fn is_live(&self) -> bool {
+        Pattern::is_live(self)
+    }
 }
 
 impl<E: Send + Sync + 'static> AnyPattern for Arc<Pattern<E>> {
@@ -215,8 +219,10 @@ impl EventBus {
     ///
     /// Events arrive as [`Routed`] (topic name and event), in publish order per topic. The
     /// subscription has a ring of its own sized by `config`, whose overflow must be
-    /// [`Overflow::DropOldest`] or [`Overflow::DropNewest`]: an observer never slows the topics it
-    /// watches. Topics carrying other types are not matched.
+    /// [`Overflow::DropOldest`] or [`Overflow::DropNewest`]: an observer never makes the topics it
+    /// watches wait for it (forwarding costs their publishers a clone and a write into its ring).
+    /// Topics carrying other types are not matched. The subscription never reports `Closed`: the
+    /// set of topics it watches stays open to topics created later.
     ///
     /// # Errors
     ///

@@ -1,7 +1,7 @@
 //! A typed event bus: named topics with an exact capacity and a per-topic overflow policy,
 //! batched publishing, blocking and async subscribers, and pattern subscriptions over topic names.
 //!
-//! Each topic is one ring of `capacity` events that all its subscribers read at their own cursor:
+//! Each topic is one ring of events that all its subscribers read at their own cursor:
 //! an event is stored once, whatever the number of subscribers, and receiving takes no lock and
 //! writes only the subscriber's own cache line. When the slowest subscriber already holds
 //! `capacity` unread events, the topic's [`Overflow`] policy decides:

@@ -53,6 +53,9 @@ pub(crate) trait Forward<E>: Send + Sync {
     /// Hands a copy of `event`, published on `topic`, to the subscription; false once the
     /// subscription is gone, so the topic drops it.
     fn forward(&self, topic: &Arc<str>, event: &E) -> bool;
+
+    /// Whether the subscription is still there.
+    fn is_live(&self) -> bool;
 }
 
 struct WriteSide<E> {
@@ -184,7 +187,9 @@ impl<E> Ring<E> {
     }
 
     pub(crate) fn add_forward(&self, forward: Arc<dyn Forward<E>>) {
-        lock(&self.write).forwards.push(forward);
+        let mut write = lock(&self.write);
+        write.forwards.retain(|f| f.is_live());
+        write.forwards.push(forward);
     }
 
     pub(crate) fn subscriber_count(&self) -> usize {
@@ -218,12 +223,18 @@ impl<E: Clone> Ring<E> {
             return Err(Refused::Closed(event));
         }
         if !self.make_room(&mut write) {
-            return self.refuse(&mut write, event).map(|()| 0);
+            if self.config.overflow != Overflow::DropNewest {
+                return Err(Refused::Full(event));
+            }
+            write.dropped += 1;
+            drop(write);
+            // Event destructors run outside the lock: they may publish or drop a handle.
+            drop(event);
+            return Ok(0);
         }
         let subscribers = write.cursors.len();
         let old = self.write_one(&mut write, event);
         drop(write);
-        // The replaced event's destructor runs outside the lock.
         drop(old);
         self.published.notify(usize::MAX);
         Ok(subscribers)
@@ -231,11 +242,18 @@ impl<E: Clone> Ring<E> {
 
     /// Publishes from `events` until it runs out (`Ok(published)`) or the topic is full under
     /// `Block` or `Error` (`Err(Full)` with the refused event still first in `events`), taking the
-    /// write lock once.
+    /// write lock once. Under `DropNewest` the events that do not fit are dropped and counted.
     pub(crate) fn try_publish_some<I: Iterator<Item = E>>(
         &self,
         events: &mut std::iter::Peekable<I>,
     ) -> Result<usize, Refused<usize>> {
+        // Declared before the lock, so it wakes subscribers after the lock is released, even if
+        // the iterator or an event's `Clone` panics after some events went out.
+        let mut wake = Wake {
+            event: &self.published,
+            armed: false,
+        };
+        let mut replaced = Vec::new();
         let mut write = lock(&self.write);
         if self.is_closed() {
             return Err(Refused::Closed(0));
@@ -245,37 +263,26 @@ impl<E: Clone> Ring<E> {
             if events.peek().is_none() {
                 break Ok(published);
             }
-            if self.make_room(&mut write) {
-                let event = events.next().expect("peeked");
-                drop(self.write_one(&mut write, event));
-                published += 1;
-                continue;
+            if !self.make_room(&mut write) {
+                break Err(Refused::Full(published));
             }
-            match self.config.overflow {
-                Overflow::DropNewest => {
-                    let dropped = events.count() as u64;
-                    write.dropped += dropped;
-                    break Ok(published);
-                }
-                _ => break Err(Refused::Full(published)),
+            let event = events.next().expect("peeked");
+            let old = self.write_one(&mut write, event);
+            wake.armed = true;
+            if std::mem::needs_drop::<E>() {
+                replaced.extend(old);
             }
+            published += 1;
         };
         drop(write);
-        if published > 0 {
-            self.published.notify(usize::MAX);
+        drop(replaced);
+        if matches!(outcome, Err(Refused::Full(_))) && self.config.overflow == Overflow::DropNewest
+        {
+            let dropped = events.count() as u64;
+            lock(&self.write).dropped += dropped;
+            return Ok(published);
         }
         outcome
-    }
-
-    /// Applies the policy to an event that does not fit: `Ok` when it was dropped as `DropNewest`
-    /// says, the event back otherwise (counted by the caller if it hands it back to the user).
-    fn refuse(&self, write: &mut WriteSide<E>, event: E) -> Result<(), Refused<E>> {
-        if self.config.overflow == Overflow::DropNewest {
-            write.dropped += 1;
-            Ok(())
-        } else {
-            Err(Refused::Full(event))
-        }
     }
 
     /// Counts events handed back to a publisher as `Full`.
@@ -398,9 +405,14 @@ impl<E: Clone> Ring<E> {
             {
                 continue;
             }
-            let mut read = 0;
-            while read < max {
-                let seq = pos + read as u64;
+            let mut reading = Reading {
+                cursor,
+                next: &mut *next,
+                from: pos,
+                read: 0,
+            };
+            while reading.read < max as u64 {
+                let seq = pos + reading.read;
                 let slot = self.slot(seq);
                 if slot.stamp.load(Ordering::Acquire) != seq + 1 {
                     break;
@@ -410,14 +422,11 @@ impl<E: Clone> Ring<E> {
                 out(slot
                     .value
                     .with(|value| unsafe { (*value).assume_init_ref().clone() }));
-                read += 1;
+                reading.read += 1;
             }
-            // Moves on and clears `READING`: publishers never change a cursor that is `READING`.
-            cursor.pos.store(pos + read as u64, Ordering::Release);
+            let read = reading.read as usize;
+            drop(reading);
             if read > 0 {
-                *next = pos + read as u64;
-                let delivered = cursor.delivered.load(Ordering::Relaxed) + read as u64;
-                cursor.delivered.store(delivered, Ordering::Relaxed);
                 if self.config.overflow == Overflow::Block {
                     self.space.notify(usize::MAX);
                 }
@@ -448,6 +457,43 @@ impl<E> Drop for Ring<E> {
             // SAFETY: slots `0..min(tail, len)` have been written, and each write replaces.
             slot.value
                 .with_mut(|value| unsafe { (*value).assume_init_drop() });
+        }
+    }
+}
+
+/// Notifies an event when dropped, if armed.
+struct Wake<'a> {
+    event: &'a Event,
+    armed: bool,
+}
+
+impl Drop for Wake<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.event.notify(usize::MAX);
+        }
+    }
+}
+
+/// A subscriber's read in progress. Dropping it, on return or if an event's `Clone` panics,
+/// moves the cursor past what was handed out and clears `READING`, so no event is handed out
+/// twice and no publisher waits on a subscriber that is gone.
+struct Reading<'a> {
+    cursor: &'a Cursor,
+    next: &'a mut u64,
+    from: u64,
+    read: u64,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        let to = self.from + self.read;
+        // Publishers never change a cursor that is `READING`, so a plain store is enough.
+        self.cursor.pos.store(to, Ordering::Release);
+        if self.read > 0 {
+            *self.next = to;
+            let delivered = self.cursor.delivered.load(Ordering::Relaxed) + self.read;
+            self.cursor.delivered.store(delivered, Ordering::Relaxed);
         }
     }
 }

@@ -12,8 +12,9 @@ use crate::error::{RecvError, TryRecvError};
 use crate::ring::{Cursor, Read, Ring};
 use crate::sync::Listener;
 
-/// How many rounds a blocking receive spins (1, 2, 4, ... pause instructions) before parking.
-const SPINS: u32 = 7;
+/// How many rounds a blocking receive spins (1, 2, 4, ... pause instructions) before parking;
+/// none under loom, where spinning only multiplies the interleavings to explore.
+const SPINS: u32 = if cfg!(stanchion_loom) { 0 } else { 7 };
 
 /// Receives every event published on a topic after it subscribed, in publish order, except those
 /// it loses under [`Overflow::DropOldest`](crate::Overflow::DropOldest), which it is told about.

@@ -316,3 +316,67 @@ async fn a_pending_stream_is_woken_by_a_publish() {
     assert_eq!(item, Some(Ok(9)));
     publisher.await.unwrap().unwrap();
 }
+
+/// An event whose `Clone` panics on demand.
+#[derive(Debug)]
+struct Fragile(u32, Arc<std::sync::atomic::AtomicBool>);
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        if self.0 == 2 && self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            panic!("clone of 2");
+        }
+        Fragile(self.0, Arc::clone(&self.1))
+    }
+}
+
+#[test]
+fn a_clone_panicking_mid_batch_hands_nothing_out_twice_and_blocks_no_publisher() {
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let topic = topic::<Fragile>(4, Overflow::DropOldest);
+    let mut sub = topic.subscribe();
+    for i in 0..3 {
+        topic.try_publish(Fragile(i, Arc::clone(&armed))).unwrap();
+    }
+    let mut out = Vec::new();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sub.try_recv_batch(&mut out, 10)
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(out.iter().map(|e| e.0).collect::<Vec<_>>(), vec![0, 1]);
+    armed.store(false, std::sync::atomic::Ordering::Relaxed);
+    // Publishers overwrite past the subscriber without waiting on it.
+    for i in 3..12 {
+        topic.try_publish(Fragile(i, Arc::clone(&armed))).unwrap();
+    }
+    assert_eq!(sub.try_recv().map(|e| e.0), Err(TryRecvError::Lagged(6)));
+    assert_eq!(sub.try_recv().map(|e| e.0), Ok(8));
+    assert_eq!(sub.delivered(), 3);
+}
+
+/// An event whose destructor publishes to its own topic.
+#[derive(Clone)]
+struct Echo(Option<Topic<Echo>>);
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Some(topic) = self.0.take() {
+            let _ = topic.try_publish(Echo(None));
+        }
+    }
+}
+
+#[test]
+fn event_destructors_run_outside_the_lock() {
+    for overflow in [Overflow::DropNewest, Overflow::DropOldest] {
+        let topic = topic::<Echo>(1, overflow);
+        let _sub = topic.subscribe();
+        // Each publish replaces or drops an event whose destructor publishes again.
+        for _ in 0..4 {
+            topic.try_publish(Echo(Some(topic.clone()))).unwrap();
+            topic
+                .try_publish_batch([Echo(Some(topic.clone())), Echo(Some(topic.clone()))])
+                .unwrap();
+        }
+    }
+}
