@@ -1,6 +1,6 @@
 //! Hit ratio of stanchion-cache, moka (sync), quick_cache, mini-moka and a plain LRU on the ARC
 //! traces and on Zipf keys: one thread, `get` then `insert` on a miss. Prints a Markdown table and
-//! writes it to `target/bench/hit-ratio.md`. With `--test` (the smoke run) it replays only the
+//! writes it to `target/bench/sections/cache-hit-ratio.md`. With `--test` (the smoke run) it replays only the
 //! first 100,000 OLTP requests at 256 entries.
 //!
 //! Traces: Nimrod Megiddo and Dharmendra S. Modha, "ARC: A Self-Tuning, Low Overhead Replacement
@@ -118,10 +118,16 @@ fn main() {
     }
     println!("hit ratio, get then insert on a miss, one thread\n\n{table}");
     if !smoke {
-        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench/hit-ratio.md");
-        std::fs::create_dir_all(out.parent().expect("target/bench has a parent"))
-            .and_then(|()| std::fs::write(&out, &table))
-            .expect("target/bench/hit-ratio.md is writable");
+        let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/bench/sections/cache-hit-ratio.md");
+        let section = format!(
+            "## cache hit ratio\n\nOne thread, `get` then `insert` on a miss, every key one request \
+             (`benches/benches/cache_hit_ratio.rs`; OPT and exact LRU for the traces are in \
+             `shared/data/traces/README.md`). Higher is better.\n\n{table}"
+        );
+        std::fs::create_dir_all(out.parent().expect("the sections directory has a parent"))
+            .and_then(|()| std::fs::write(&out, section))
+            .expect("target/bench/sections is writable");
         println!("written to {}", out.display());
     }
 }

@@ -101,10 +101,9 @@ fn write_docs(root: &Path, report: &Report) -> Result<()> {
     if chart.is_some() {
         report::chart_svg(&report.comparisons, &root.join("docs/benchmarks.svg"))?;
     }
-    let hit_ratio = std::fs::read_to_string(root.join("target/bench/hit-ratio.md")).ok();
     std::fs::write(
         root.join("docs/benchmarks.md"),
-        report::markdown(report, chart, hit_ratio.as_deref()),
+        report::markdown(report, chart, &sections(root)),
     )?;
     println!(
         "wrote docs/benchmarks.md{}",
@@ -217,4 +216,21 @@ fn measure(root: &Path, options: &Options, ids: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The extra sections some benches write to `target/bench/sections/*.md` (tables criterion does not
+/// produce, such as hit ratios and latency percentiles), in file-name order.
+fn sections(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root.join("target/bench/sections")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .collect()
 }

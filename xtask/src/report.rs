@@ -315,9 +315,9 @@ pub(crate) fn print_table(report: &Report) {
     }
 }
 
-/// `docs/benchmarks.md`: the machine, one table per crate, the chart, the cache hit-ratio table
-/// (written by the `cache_hit_ratio` bench) and the inputs' citations.
-pub(crate) fn markdown(report: &Report, chart: Option<&str>, hit_ratio: Option<&str>) -> String {
+/// `docs/benchmarks.md`: the machine, one table per crate, the chart, the sections benches wrote
+/// themselves (each starts with its `##` heading) and the inputs' citations.
+pub(crate) fn markdown(report: &Report, chart: Option<&str>, sections: &[String]) -> String {
     let m = &report.machine;
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
@@ -356,15 +356,9 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>, hit_ratio: Option<&
     if report.measurements.is_empty() {
         let _ = writeln!(out, "No benchmarks have been written yet.\n");
     }
-    if let Some(table) = hit_ratio {
-        let _ = writeln!(
-            out,
-            "## cache hit ratio\n\nOne thread, `get` then `insert` on a miss, every key one request \
-             (`benches/benches/cache_hit_ratio.rs`; OPT and exact LRU for the traces are in \
-             `shared/data/traces/README.md`). Higher is better.\n\n{}",
-            table.trim_end()
-        );
-        out.push('\n');
+    for section in sections {
+        out.push_str(section.trim_end());
+        out.push_str("\n\n");
     }
     let _ = writeln!(
         out,
