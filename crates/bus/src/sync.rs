@@ -23,35 +23,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// A cell that loom can check for data races; std's `UnsafeCell` otherwise.
-#[derive(Debug)]
-pub(crate) struct Cell<T>(
-    #[cfg(stanchion_loom)] loom::cell::UnsafeCell<T>,
-    #[cfg(not(stanchion_loom))] std::cell::UnsafeCell<T>,
-);
-
-impl<T> Cell<T> {
-    pub(crate) fn new(value: T) -> Self {
-        #[cfg(stanchion_loom)]
-        return Self(loom::cell::UnsafeCell::new(value));
-        #[cfg(not(stanchion_loom))]
-        Self(std::cell::UnsafeCell::new(value))
-    }
-
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        #[cfg(stanchion_loom)]
-        return self.0.with(f);
-        #[cfg(not(stanchion_loom))]
-        f(self.0.get())
-    }
-
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        #[cfg(stanchion_loom)]
-        return self.0.with_mut(f);
-        #[cfg(not(stanchion_loom))]
-        f(self.0.get())
-    }
-}
+pub(crate) use stanchion_core::RaceCell as Cell;
 
 /// Waits a moment for another thread to finish a short step (a subscriber copying one event).
 pub(crate) struct Spin(

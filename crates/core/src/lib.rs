@@ -1,6 +1,6 @@
 //! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], the
-//! [`Counter`] that statistics on hot paths are kept in, and the wake-up [`event`] that waits
-//! park on.
+//! [`Counter`] that statistics on hot paths are kept in, the wake-up [`event`] that waits
+//! park on, and the loom-checked [`RaceCell`].
 //!
 //! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
 //! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests
@@ -25,9 +25,11 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cell;
 mod clock;
 mod counter;
 pub mod event;
 
+pub use cell::RaceCell;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use counter::{CachePadded, Counter};

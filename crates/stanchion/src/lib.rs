@@ -15,8 +15,9 @@
 //! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
+//! | `stanchion::ring` | `stanchion-ring` | `ring` | lock-free log ring: overflow policies, batched flusher, file and writer sinks, tracing layer |
 //!
-//! The remaining building blocks (ring, store, hooks) join this table,
+//! The remaining building blocks (store, hooks) join this table,
 //! each behind its feature and in `full`, as they land.
 //!
 //! # Features
@@ -29,6 +30,7 @@
 //! | `cache` | `stanchion::cache` |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `queue` | `stanchion::queue` |
+//! | `ring` | `stanchion::ring` (with its tracing layer) |
 //! | `full` | every crate |
 //!
 //! # Examples
@@ -62,6 +64,9 @@ pub use stanchion_dag as dag;
 #[cfg(feature = "queue")]
 #[doc(inline)]
 pub use stanchion_queue as queue;
+#[cfg(feature = "ring")]
+#[doc(inline)]
+pub use stanchion_ring as ring;
 
 /// The types most programs name, for a glob import.
 pub mod prelude {
@@ -82,4 +87,7 @@ pub mod prelude {
     #[cfg(feature = "queue")]
     #[doc(no_inline)]
     pub use crate::queue::{Priority, PriorityQueue};
+    #[cfg(feature = "ring")]
+    #[doc(no_inline)]
+    pub use crate::ring::{FlushPolicy, Flusher, LogRing};
 }

@@ -74,3 +74,19 @@ fn queue_path() {
         .unwrap();
     assert_eq!(queue.try_pop(), Some((1, stanchion::queue::Priority::High)));
 }
+
+#[cfg(feature = "ring")]
+#[test]
+fn ring_path() {
+    let (producer, mut consumer) = stanchion::prelude::LogRing::builder()
+        .capacity(2)
+        .build()
+        .unwrap();
+    let record = stanchion::ring::Record::new(stanchion::ring::Level::Info, "t", b"m");
+    producer.push(record).unwrap();
+    let mut batch = stanchion::ring::Batch::new();
+    assert_eq!(consumer.drain(&mut batch, 2), 1);
+    let _: stanchion::prelude::FlushPolicy = stanchion::prelude::FlushPolicy::default();
+    let _ = std::mem::size_of::<stanchion::prelude::Flusher>();
+    let _ = std::mem::size_of::<stanchion::ring::RingLayer>();
+}

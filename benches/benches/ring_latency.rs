@@ -1,0 +1,138 @@
+//! Per-push latency of stanchion-ring against tracing-appender's non-blocking writer: 1 and 2
+//! producers, 64- and 256-byte messages, percentiles from an HDR histogram.
+//!
+//! Each producer makes 200,000 calls, pausing about a microsecond between them (a program that
+//! logs, not a loop that only logs), and times every call with the TSC through `quanta` (about
+//! 10 ns of overhead, included). Both run their default, non-blocking policy: ours
+//! `DropNewest` with a flusher writing to `io::sink()`, tracing-appender lossy with its worker
+//! writing to `io::sink()`; both hold 8,192 records. Ours is handed the message and formats the
+//! line on the flusher; tracing-appender is handed the formatted line.
+//!
+//! Prints the table and writes it to `target/bench/sections/ring-latency.md`, which
+//! `cargo xtask bench` adds to `docs/benchmarks.md`. `--test` (the smoke run) makes 2,000 calls
+//! and writes nothing.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use stanchion_ring::{FlushPolicy, Flusher, Level, LogRing, Record, WriterSink};
+
+const CAPACITY: usize = 8192;
+
+fn message(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Runs `push` `calls` times on each of `producers` threads and returns the latencies in ns.
+fn measure<P: Fn() + Sync>(producers: usize, calls: usize, push: P) -> Histogram<u64> {
+    let clock = quanta::Clock::new();
+    let histograms: Vec<Histogram<u64>> = thread::scope(|s| {
+        let workers: Vec<_> = (0..producers)
+            .map(|_| {
+                let (clock, push) = (&clock, &push);
+                s.spawn(move || {
+                    let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)
+                        .expect("valid histogram bounds");
+                    for _ in 0..calls {
+                        let start = clock.raw();
+                        push();
+                        let end = clock.raw();
+                        histogram.saturating_record(clock.delta_as_nanos(start, end).max(1));
+                        // About a microsecond of other work between log calls.
+                        let pause = clock.raw();
+                        while clock.delta_as_nanos(pause, clock.raw()) < 1_000 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                    histogram
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut all = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("valid bounds");
+    for histogram in &histograms {
+        all.add(histogram).expect("same bounds");
+    }
+    all
+}
+
+fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
+    let (producer, consumer) = LogRing::builder().capacity(CAPACITY).build().unwrap();
+    let guard = Flusher::spawn(
+        consumer,
+        WriterSink::new(std::io::sink()),
+        FlushPolicy::default(),
+    )
+    .unwrap();
+    let text = message(size);
+    let histogram = measure(producers, calls, || {
+        let _ = producer.push(Record::new(Level::Info, "bench", &text));
+    });
+    drop(guard);
+    histogram
+}
+
+fn appender(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(CAPACITY)
+        .finish(std::io::sink());
+    let mut line = b"2026-11-23T10:15:02.123456Z  INFO bench: ".to_vec();
+    line.extend(message(size));
+    line.push(b'\n');
+    let histogram = measure(producers, calls, || {
+        let _ = writer.clone().write_all(&line);
+    });
+    drop(writer);
+    drop(guard);
+    histogram
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("ring_latency: bench");
+        return;
+    }
+    let smoke = args.iter().any(|a| a == "--test");
+    let calls = if smoke { 2_000 } else { 200_000 };
+    let mut table = String::from(
+        "| producers | message | implementation | p50 | p99 | p99.9 | max |\n|---:|---:|---|---:|---:|---:|---:|\n",
+    );
+    for producers in [1, 2] {
+        for size in [64, 256] {
+            type Run = fn(usize, usize, usize) -> Histogram<u64>;
+            let runs: [(&str, Run); 2] = [("stanchion", ours), ("tracing-appender", appender)];
+            for (name, run) in runs {
+                let h = run(producers, size, calls);
+                let _ = writeln!(
+                    table,
+                    "| {producers} | {size} B | {name} | {} ns | {} ns | {} ns | {} ns |",
+                    h.value_at_quantile(0.5),
+                    h.value_at_quantile(0.99),
+                    h.value_at_quantile(0.999),
+                    h.max()
+                );
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    println!("per-push latency\n\n{table}");
+    if !smoke {
+        let out =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench/sections/ring-latency.md");
+        let section = format!(
+            "## ring push latency\n\nPer-call latency of one push, {calls} calls per producer with about \
+             1 µs between calls, timed with the TSC (`benches/benches/ring_latency.rs`). Lower is \
+             better.\n\n{table}"
+        );
+        std::fs::create_dir_all(out.parent().expect("the sections directory has a parent"))
+            .and_then(|()| std::fs::write(&out, section))
+            .expect("target/bench/sections is writable");
+        println!("written to {}", out.display());
+    }
+}

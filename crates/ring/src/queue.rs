@@ -1,0 +1,256 @@
+//! The ring itself: a bounded multi-producer queue of records in pre-allocated slots.
+//!
+//! It is Dmitry Vyukov's bounded queue with exact capacity: `head` and `tail` are stamps that
+//! carry a slot index in their low bits and a lap count above, each slot has a stamp saying
+//! whether it is ready to be written (it equals the tail that claims it) or read (tail + 1), and
+//! claims are compare-and-swaps on `head` or `tail`. A producer that claims a slot copies the
+//! message into the slot's region of one arena (`slot_bytes` per slot, allocated zeroed so the
+//! operating system maps pages only when a slot is first written); a longer message is kept in a
+//! heap buffer instead. Popping is open to producers too, which is how `DropOldest` makes room.
+
+use std::ptr::NonNull;
+use std::time::SystemTime;
+
+use stanchion_core::CachePadded;
+
+use crate::record::{Batch, Level, Record};
+use crate::sync::{AtomicU64, Cell, Ordering, fence, spin_hint};
+
+struct Meta {
+    level: Level,
+    target: &'static str,
+    timestamp: SystemTime,
+    len: usize,
+    /// The message when it is longer than a slot.
+    spill: Option<Box<[u8]>>,
+}
+
+struct Slot {
+    stamp: AtomicU64,
+    meta: Cell<Meta>,
+}
+
+pub(crate) struct Queue {
+    head: CachePadded<AtomicU64>,
+    tail: CachePadded<AtomicU64>,
+    slots: Box<[Slot]>,
+    capacity: u64,
+    /// A power of two above `capacity`: stamps are `lap * one_lap + index`.
+    one_lap: u64,
+    slot_bytes: usize,
+    arena: NonNull<u8>,
+    arena_len: usize,
+}
+
+// SAFETY: a slot (its `meta` and its arena region) is accessed only by the one thread whose
+// compare-and-swap claimed it, between the claim and the stamp store that releases it.
+unsafe impl Send for Queue {}
+// SAFETY: as above.
+unsafe impl Sync for Queue {}
+
+/// Whether a push found room.
+pub(crate) enum Pushed {
+    Yes,
+    Full,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, slot_bytes: usize) -> Self {
+        let arena_len = capacity * slot_bytes;
+        // Zeroed memory comes from the allocator as untouched pages, mapped on first write.
+        let arena = Box::into_raw(vec![0u8; arena_len].into_boxed_slice());
+        Self {
+            head: CachePadded(AtomicU64::new(0)),
+            tail: CachePadded(AtomicU64::new(0)),
+            slots: (0..capacity as u64)
+                .map(|i| Slot {
+                    stamp: AtomicU64::new(i),
+                    meta: Cell::new(Meta {
+                        level: Level::Info,
+                        target: "",
+                        timestamp: SystemTime::UNIX_EPOCH,
+                        len: 0,
+                        spill: None,
+                    }),
+                })
+                .collect(),
+            capacity: capacity as u64,
+            one_lap: (capacity as u64 + 1).next_power_of_two(),
+            slot_bytes,
+            arena: NonNull::new(arena.cast::<u8>()).expect("a box is never null"),
+            arena_len,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// The stamp after `stamp`: the next index, or index 0 of the next lap.
+    fn advance(&self, stamp: u64) -> u64 {
+        let index = stamp & (self.one_lap - 1);
+        if index + 1 < self.capacity {
+            stamp + 1
+        } else {
+            (stamp & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// How many records a stamp has moved past since the start.
+    fn count(&self, stamp: u64) -> u64 {
+        (stamp / self.one_lap) * self.capacity + (stamp & (self.one_lap - 1))
+    }
+
+    /// Records pushed since the ring was made.
+    pub(crate) fn pushed(&self) -> u64 {
+        self.count(self.tail.load(Ordering::Relaxed))
+    }
+
+    /// Records in the ring now (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) == tail {
+                return (self.count(tail) - self.count(head)) as usize;
+            }
+        }
+    }
+
+    /// Copies `record` into a free slot, or reports the ring full.
+    pub(crate) fn push(&self, record: &Record<'_>) -> Pushed {
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let slot = &self.slots[(tail & (self.one_lap - 1)) as usize];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    self.advance(tail),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.write(slot, tail, record);
+                        slot.stamp.store(tail + 1, Ordering::Release);
+                        return Pushed::Yes;
+                    }
+                    Err(now) => tail = now,
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds the record from one lap ago: full, unless the consumer
+                // has just moved on.
+                fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Pushed::Full;
+                }
+                spin_hint();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another producer claimed it: look again.
+                spin_hint();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Takes the oldest record, handing it to `take` (or dropping it when `take` is `None`).
+    /// Returns false when the ring is empty.
+    pub(crate) fn pop(&self, take: Option<&mut Batch>) -> bool {
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let slot = &self.slots[(head & (self.one_lap - 1)) as usize];
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == head + 1 {
+                match self.head.compare_exchange_weak(
+                    head,
+                    self.advance(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        if let Some(batch) = take {
+                            self.read(slot, head, batch);
+                        }
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        return true;
+                    }
+                    Err(now) => head = now,
+                }
+            } else if stamp == head {
+                // Not written yet: empty, unless a producer is between claim and release.
+                fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail == head {
+                    return false;
+                }
+                spin_hint();
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                spin_hint();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The arena region of the slot claimed at `stamp`.
+    fn region(&self, stamp: u64) -> *mut u8 {
+        let index = (stamp & (self.one_lap - 1)) as usize;
+        // SAFETY: index < capacity, so the region lies inside the arena.
+        unsafe { self.arena.as_ptr().add(index * self.slot_bytes) }
+    }
+
+    fn write(&self, slot: &Slot, stamp: u64, record: &Record<'_>) {
+        let message = record.message;
+        let fits = message.len() <= self.slot_bytes;
+        if fits {
+            // SAFETY: this thread claimed the slot, so it alone touches its region until it
+            // stores the stamp; the message fits in it.
+            unsafe {
+                std::ptr::copy_nonoverlapping(message.as_ptr(), self.region(stamp), message.len())
+            };
+        }
+        slot.meta.with_mut(|meta| {
+            // SAFETY: as above, for the slot's metadata.
+            let meta = unsafe { &mut *meta };
+            meta.level = record.level;
+            meta.target = record.target;
+            meta.timestamp = record.timestamp;
+            meta.len = message.len();
+            meta.spill = (!fits).then(|| message.into());
+        });
+    }
+
+    fn read(&self, slot: &Slot, stamp: u64, batch: &mut Batch) {
+        slot.meta.with_mut(|meta| {
+            // SAFETY: this thread claimed the slot for reading (see `write`).
+            let meta = unsafe { &mut *meta };
+            let spilled = meta.spill.take();
+            let message = match &spilled {
+                Some(message) => &message[..],
+                // SAFETY: the producer wrote `len` bytes into the region before releasing it.
+                None => unsafe { std::slice::from_raw_parts(self.region(stamp), meta.len) },
+            };
+            batch.push(Record {
+                level: meta.level,
+                target: meta.target,
+                timestamp: meta.timestamp,
+                message,
+            });
+        });
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: `arena` came from `Box::into_raw` of a boxed slice of `arena_len` bytes.
+        drop(unsafe {
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.arena.as_ptr(),
+                self.arena_len,
+            ))
+        });
+    }
+}

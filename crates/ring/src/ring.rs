@@ -1,0 +1,357 @@
+use std::fmt;
+use std::sync::Arc;
+
+use stanchion_core::Counter;
+
+use crate::error::{ConfigError, PushError};
+use crate::queue::{Pushed, Queue};
+use crate::record::{Batch, Record};
+use crate::stats::RingStats;
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Event, Listener, Ordering};
+#[cfg(not(stanchion_loom))]
+use crate::sync::{Mutex, lock};
+
+/// What a push does when the ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Overflow {
+    /// The producer waits for the consumer to make room: nothing is lost, and logging slows the
+    /// program down to the sink's speed.
+    Block,
+    /// The new record is dropped and counted; the producer never waits. The default, as in most
+    /// non-blocking loggers: a burst loses its tail, not the program's time.
+    #[default]
+    DropNewest,
+    /// The oldest record in the ring is dropped and counted to make room; the producer never
+    /// waits. A burst keeps its most recent records.
+    DropOldest,
+}
+
+/// Builds a [`LogRing`]: `LogRing::builder().capacity(n).overflow(..).build()`.
+#[derive(Debug, Clone)]
+pub struct LogRingBuilder {
+    capacity: usize,
+    slot_bytes: usize,
+    overflow: Overflow,
+}
+
+/// The entry point: builds a ring and hands back its two ends.
+///
+/// ```
+/// use stanchion_ring::{Batch, Level, LogRing, Overflow, PushError, Record};
+///
+/// let (producer, mut consumer) = LogRing::builder()
+///     .capacity(2)
+///     .overflow(Overflow::DropNewest)
+///     .build()
+///     .unwrap();
+/// producer.push(Record::new(Level::Info, "app", b"one")).unwrap();
+/// producer.push(Record::new(Level::Info, "app", b"two")).unwrap();
+/// assert_eq!(
+///     producer.push(Record::new(Level::Info, "app", b"three")),
+///     Err(PushError::Full) // dropped and counted, never waits
+/// );
+/// let mut batch = Batch::new();
+/// consumer.drain(&mut batch, 10);
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(consumer.stats().dropped, 1);
+/// ```
+#[derive(Debug)]
+pub struct LogRing;
+
+impl LogRing {
+    /// A builder with the defaults: 8,192 records of up to 256 message bytes inline,
+    /// [`Overflow::DropNewest`].
+    pub fn builder() -> LogRingBuilder {
+        LogRingBuilder {
+            capacity: 8192,
+            slot_bytes: 256,
+            overflow: Overflow::DropNewest,
+        }
+    }
+}
+
+impl LogRingBuilder {
+    /// Records the ring holds; exact, at least 1.
+    pub fn capacity(mut self, records: usize) -> Self {
+        self.capacity = records;
+        self
+    }
+
+    /// Message bytes stored inline per record. A longer message still goes through, in a heap
+    /// buffer of its own (counted in [`RingStats::spilled`]). The ring reserves
+    /// `capacity × slot_bytes` bytes of address space; pages are mapped when first written.
+    pub fn slot_bytes(mut self, bytes: usize) -> Self {
+        self.slot_bytes = bytes;
+        self
+    }
+
+    /// What a push does when the ring is full.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// Builds the ring.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the setting: a zero capacity, or a ring larger than
+    /// [`ConfigError::MAX_BYTES`].
+    pub fn build(self) -> Result<(Producer, Consumer), ConfigError> {
+        if self.capacity == 0 {
+            return Err(ConfigError::ZeroCapacity);
+        }
+        let bytes = self.capacity.checked_mul(self.slot_bytes);
+        if bytes.is_none_or(|b| b > ConfigError::MAX_BYTES) || self.capacity > 1 << 40 {
+            return Err(ConfigError::TooLarge {
+                capacity: self.capacity,
+                slot_bytes: self.slot_bytes,
+            });
+        }
+        let shared = Arc::new(Shared {
+            queue: Queue::new(self.capacity, self.slot_bytes),
+            overflow: self.overflow,
+            dropped: Counter::new(),
+            spilled: Counter::new(),
+            slot_bytes: self.slot_bytes,
+            flushed: AtomicU64::new(0),
+            sink_errors: AtomicU64::new(0),
+            high_watermark: AtomicUsize::new(0),
+            producers: AtomicUsize::new(1),
+            consumer_alive: AtomicBool::new(true),
+            data: Event::new(),
+            space: Event::new(),
+            sleeping: AtomicBool::new(false),
+            wake_at: AtomicUsize::new(1),
+            #[cfg(not(stanchion_loom))]
+            last_error: Mutex::new(None),
+        });
+        Ok((
+            Producer {
+                shared: Arc::clone(&shared),
+            },
+            Consumer { shared },
+        ))
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) queue: Queue,
+    overflow: Overflow,
+    dropped: Counter,
+    spilled: Counter,
+    slot_bytes: usize,
+    pub(crate) flushed: AtomicU64,
+    pub(crate) sink_errors: AtomicU64,
+    high_watermark: AtomicUsize,
+    producers: AtomicUsize,
+    consumer_alive: AtomicBool,
+    /// Notified when records are waiting and the consumer may be asleep.
+    pub(crate) data: Event,
+    /// Notified under `Block` when the consumer makes room or goes away.
+    space: Event,
+    /// Set by a consumer about to sleep; producers then wake it once `wake_at` records wait.
+    pub(crate) sleeping: AtomicBool,
+    pub(crate) wake_at: AtomicUsize,
+    #[cfg(not(stanchion_loom))]
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub(crate) fn stats(&self) -> RingStats {
+        RingStats {
+            pushed: self.queue.pushed(),
+            dropped: self.dropped.get(),
+            spilled: self.spilled.get(),
+            flushed: self.flushed.load(Ordering::Relaxed),
+            sink_errors: self.sink_errors.load(Ordering::Relaxed),
+            high_watermark: self.high_watermark.load(Ordering::Relaxed),
+            len: self.queue.len(),
+            capacity: self.queue.capacity(),
+        }
+    }
+
+    pub(crate) fn producers_gone(&self) -> bool {
+        self.producers.load(Ordering::Acquire) == 0
+    }
+
+    #[cfg(not(stanchion_loom))]
+    pub(crate) fn record_error(&self, error: &std::io::Error) {
+        self.sink_errors.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last_error) = Some(error.to_string());
+    }
+}
+
+/// The writing end: cheap to clone, shared by any number of threads.
+pub struct Producer {
+    shared: Arc<Shared>,
+}
+
+impl Producer {
+    /// Copies `record` into the ring. Never waits under [`Overflow::DropNewest`] and
+    /// [`Overflow::DropOldest`]; waits for room under [`Overflow::Block`]. Allocates nothing
+    /// when the message fits a slot.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when `DropNewest` dropped the record (counted);
+    /// [`PushError::Closed`] when the consumer is gone.
+    pub fn push(&self, record: Record<'_>) -> Result<(), PushError> {
+        self.push_with(record, true)
+    }
+
+    /// As [`push`](Self::push), but under [`Overflow::Block`] a full ring returns
+    /// [`PushError::Full`] instead of waiting (and the record is not counted as dropped).
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push).
+    pub fn try_push(&self, record: Record<'_>) -> Result<(), PushError> {
+        self.push_with(record, false)
+    }
+
+    fn push_with(&self, record: Record<'_>, wait: bool) -> Result<(), PushError> {
+        let shared = &*self.shared;
+        if !shared.consumer_alive.load(Ordering::Acquire) {
+            return Err(PushError::Closed);
+        }
+        loop {
+            if let Pushed::Yes = shared.queue.push(&record) {
+                if record.message.len() > shared.slot_bytes {
+                    shared.spilled.increment();
+                }
+                self.wake_consumer();
+                return Ok(());
+            }
+            match shared.overflow {
+                Overflow::DropNewest => {
+                    shared.dropped.increment();
+                    return Err(PushError::Full);
+                }
+                Overflow::DropOldest => {
+                    if shared.queue.pop(None) {
+                        shared.dropped.increment();
+                    }
+                }
+                Overflow::Block if !wait => return Err(PushError::Full),
+                Overflow::Block => {
+                    // Make sure the consumer is draining, then wait for it.
+                    shared.data.notify(1);
+                    let listener = shared.space.listen();
+                    if !shared.consumer_alive.load(Ordering::Acquire) {
+                        return Err(PushError::Closed);
+                    }
+                    if let Pushed::Yes = shared.queue.push(&record) {
+                        if record.message.len() > shared.slot_bytes {
+                            shared.spilled.increment();
+                        }
+                        self.wake_consumer();
+                        return Ok(());
+                    }
+                    listener.wait();
+                }
+            }
+        }
+    }
+
+    /// Wakes a sleeping consumer once enough records wait for a batch.
+    #[inline]
+    fn wake_consumer(&self) {
+        let shared = &*self.shared;
+        if shared.sleeping.load(Ordering::Relaxed)
+            && shared.queue.len() >= shared.wake_at.load(Ordering::Relaxed)
+        {
+            shared.data.notify(1);
+        }
+    }
+
+    /// The ring's counters.
+    pub fn stats(&self) -> RingStats {
+        self.shared.stats()
+    }
+}
+
+impl Clone for Producer {
+    fn clone(&self) -> Self {
+        self.shared.producers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if self.shared.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The consumer may be waiting for records that will never come.
+            self.shared.data.notify(1);
+        }
+    }
+}
+
+impl fmt::Debug for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// The reading end: one per ring, usually handed to a [`Flusher`](crate::Flusher).
+pub struct Consumer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Consumer {
+    /// Moves up to `max` records, oldest first, into `batch` and returns how many.
+    pub fn drain(&mut self, batch: &mut Batch, max: usize) -> usize {
+        let shared = &*self.shared;
+        // The ring is fullest just before the consumer takes from it.
+        shared
+            .high_watermark
+            .fetch_max(shared.queue.len(), Ordering::Relaxed);
+        let mut taken = 0;
+        while taken < max && shared.queue.pop(Some(batch)) {
+            taken += 1;
+        }
+        if taken > 0 && shared.overflow == Overflow::Block {
+            shared.space.notify(usize::MAX);
+        }
+        taken
+    }
+
+    /// Records waiting now.
+    pub fn len(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Whether no record is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether every producer is gone and the ring is empty: nothing more will come.
+    pub fn is_finished(&self) -> bool {
+        self.shared.producers_gone() && self.is_empty()
+    }
+
+    /// The ring's counters.
+    pub fn stats(&self) -> RingStats {
+        self.shared.stats()
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.shared.consumer_alive.store(false, Ordering::Release);
+        self.shared.space.notify(usize::MAX);
+    }
+}
+
+impl fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,252 @@
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::record::{Batch, Level, Record};
+
+/// Where a [`Flusher`](crate::Flusher) writes records. Errors are counted in
+/// [`RingStats::sink_errors`](crate::RingStats::sink_errors) and kept as
+/// [`FlushGuard::last_error`](crate::FlushGuard::last_error); they never stop the flusher.
+pub trait Sink: Send + 'static {
+    /// Writes a batch of records (it may buffer them).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error; the flusher counts it and goes on with the next batch.
+    fn write(&mut self, batch: &Batch) -> io::Result<()>;
+
+    /// Pushes buffered records to their destination. Called when the ring runs empty, at least
+    /// every `max_delay` while records flow, and at shutdown.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error, counted as for [`write`](Self::write).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Formats records as lines: `2026-11-23T10:15:02.123456Z  INFO target: message`.
+///
+/// It keeps the date and time of the last whole second it formatted, so consecutive records
+/// cost a few digits each rather than a calendar conversion.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use stanchion_ring::{Level, LineFormat, Record};
+///
+/// let mut format = LineFormat::new();
+/// let mut out = Vec::new();
+/// let at = UNIX_EPOCH + Duration::from_micros(1_500_000);
+/// format.write(&mut out, &Record { level: Level::Warn, target: "jobs", timestamp: at, message: b"retrying" }).unwrap();
+/// assert_eq!(out, b"1970-01-01T00:00:01.500000Z  WARN jobs: retrying\n");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LineFormat {
+    /// The whole second last formatted, and `YYYY-MM-DDTHH:MM:SS.` for it.
+    second: Option<(u64, [u8; 20])>,
+}
+
+impl LineFormat {
+    /// A formatter with nothing cached.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `record` as one line.
+    ///
+    /// # Errors
+    ///
+    /// The writer's error.
+    pub fn write(&mut self, out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
+        let since_epoch = record
+            .timestamp
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let second = since_epoch.as_secs();
+        let prefix = match self.second {
+            Some((cached, prefix)) if cached == second => prefix,
+            _ => {
+                let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
+                let text = humantime::format_rfc3339_seconds(whole).to_string();
+                let mut prefix = [b'.'; 20];
+                // `YYYY-MM-DDTHH:MM:SSZ`: keep the first 19 bytes, then the dot.
+                prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
+                self.second = Some((second, prefix));
+                prefix
+            }
+        };
+        let mut micros = [b'0'; 6];
+        let mut value = since_epoch.subsec_micros();
+        for digit in micros.iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        out.write_all(&prefix)?;
+        out.write_all(&micros)?;
+        out.write_all(match record.level {
+            Level::Trace => b"Z TRACE ",
+            Level::Debug => b"Z DEBUG ",
+            Level::Info => b"Z  INFO ",
+            Level::Warn => b"Z  WARN ",
+            Level::Error => b"Z ERROR ",
+        })?;
+        out.write_all(record.target.as_bytes())?;
+        out.write_all(b": ")?;
+        out.write_all(record.message)?;
+        out.write_all(b"\n")
+    }
+}
+
+/// Formats records as lines ([`LineFormat`]) into any writer, through a buffer.
+#[derive(Debug)]
+pub struct WriterSink<W: Write> {
+    out: BufWriter<W>,
+    format: LineFormat,
+}
+
+impl<W: Write> WriterSink<W> {
+    /// A sink over `writer` with a 64 KiB buffer.
+    pub fn new(writer: W) -> Self {
+        Self {
+            out: BufWriter::with_capacity(64 << 10, writer),
+            format: LineFormat::new(),
+        }
+    }
+
+    /// The writer, after flushing the buffer.
+    ///
+    /// # Errors
+    ///
+    /// The flush's error, with the sink.
+    pub fn into_inner(self) -> Result<W, io::IntoInnerError<BufWriter<W>>> {
+        self.out.into_inner()
+    }
+}
+
+impl<W: Write + Send + 'static> Sink for WriterSink<W> {
+    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        batch
+            .iter()
+            .try_for_each(|record| self.format.write(&mut self.out, &record))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Appends lines to a file, optionally rotating it by size: when a write would take the file past
+/// `max_bytes`, `app.log` becomes `app.log.1` (`.1` becomes `.2`, and so on, keeping `keep` old
+/// files) and a new `app.log` is started.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+    written: u64,
+    rotation: Option<(u64, usize)>,
+    line: Vec<u8>,
+    format: LineFormat,
+}
+
+impl FileSink {
+    /// Opens `path` for appending, creating it if needed.
+    ///
+    /// # Errors
+    ///
+    /// The error from opening the file.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let written = file.metadata()?.len();
+        Ok(Self {
+            path,
+            out: BufWriter::with_capacity(64 << 10, file),
+            written,
+            rotation: None,
+            line: Vec::new(),
+            format: LineFormat::new(),
+        })
+    }
+
+    /// Rotates when the file would grow past `max_bytes`, keeping `keep` old files (at least 1).
+    pub fn rotate(mut self, max_bytes: u64, keep: usize) -> Self {
+        self.rotation = Some((max_bytes.max(1), keep.max(1)));
+        self
+    }
+
+    fn rotated(&self, n: usize) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        name.into()
+    }
+
+    fn roll(&mut self, keep: usize) -> io::Result<()> {
+        self.out.flush()?;
+        for n in (1..keep).rev() {
+            let from = self.rotated(n);
+            if from.exists() {
+                std::fs::rename(&from, self.rotated(n + 1))?;
+            }
+        }
+        std::fs::rename(&self.path, self.rotated(1))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.out = BufWriter::with_capacity(64 << 10, file);
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        for record in batch.iter() {
+            self.line.clear();
+            self.format.write(&mut self.line, &record)?;
+            if let Some((max_bytes, keep)) = self.rotation
+                && self.written > 0
+                && self.written + self.line.len() as u64 > max_bytes
+            {
+                self.roll(keep)?;
+            }
+            self.out.write_all(&self.line)?;
+            self.written += self.line.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A sink that hands each batch to a closure.
+///
+/// ```
+/// use stanchion_ring::{Batch, FnSink, Sink};
+///
+/// let mut count = 0;
+/// let mut sink = FnSink(move |batch: &Batch| {
+///     count += batch.len();
+///     Ok(())
+/// });
+/// sink.write(&Batch::new()).unwrap();
+/// ```
+pub struct FnSink<F>(pub F);
+
+impl<F> Sink for FnSink<F>
+where
+    F: FnMut(&Batch) -> io::Result<()> + Send + 'static,
+{
+    fn write(&mut self, batch: &Batch) -> io::Result<()> {
+        (self.0)(batch)
+    }
+}
+
+impl<F> std::fmt::Debug for FnSink<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnSink(..)")
+    }
+}

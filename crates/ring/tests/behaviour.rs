@@ -1,0 +1,242 @@
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use stanchion_ring::{
+    Batch, ConfigError, FileSink, FlushPolicy, Flusher, FnSink, Level, LogRing, Overflow,
+    PushError, Record, WriterSink,
+};
+
+type Lines = Arc<Mutex<Vec<String>>>;
+
+/// A sink collecting messages as strings.
+fn collect() -> (
+    Lines,
+    FnSink<impl FnMut(&Batch) -> io::Result<()> + Send + 'static>,
+) {
+    let lines: Lines = Arc::default();
+    let sink = FnSink({
+        let lines = Arc::clone(&lines);
+        move |batch: &Batch| {
+            let mut lines = lines.lock().unwrap();
+            lines.extend(
+                batch
+                    .iter()
+                    .map(|r| String::from_utf8(r.message.to_vec()).unwrap()),
+            );
+            Ok(())
+        }
+    });
+    (lines, sink)
+}
+
+fn info(message: &str) -> Record<'_> {
+    Record::new(Level::Info, "test", message.as_bytes())
+}
+
+#[test]
+fn invalid_configs_fail_at_build() {
+    assert_eq!(
+        LogRing::builder().capacity(0).build().unwrap_err(),
+        ConfigError::ZeroCapacity
+    );
+    assert!(matches!(
+        LogRing::builder()
+            .capacity(1 << 30)
+            .slot_bytes(1 << 10)
+            .build(),
+        Err(ConfigError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn the_guard_flushes_everything_pushed_before_it_on_drop() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let (lines, sink) = collect();
+    // A long delay: only the guard's drop can have written these.
+    let policy = FlushPolicy {
+        max_delay: Duration::from_secs(60),
+        ..FlushPolicy::default()
+    };
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    for i in 0..50 {
+        producer.push(info(&i.to_string())).unwrap();
+    }
+    let started = Instant::now();
+    drop(guard);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    assert_eq!(*lines.lock().unwrap(), expected);
+    assert_eq!(producer.stats().flushed, 50);
+}
+
+#[test]
+fn records_reach_the_sink_within_max_delay() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let (lines, sink) = collect();
+    let policy = FlushPolicy {
+        max_batch: 1000,
+        max_delay: Duration::from_millis(20),
+        ..FlushPolicy::default()
+    };
+    let _guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    producer.push(info("one")).unwrap();
+    let started = Instant::now();
+    while lines.lock().unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(2), "never flushed");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_failing_sink_is_counted_and_reported_and_the_flusher_goes_on() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let calls = Arc::new(Mutex::new(0));
+    let sink = FnSink({
+        let calls = Arc::clone(&calls);
+        move |_: &Batch| {
+            *calls.lock().unwrap() += 1;
+            Err(io::Error::other("disk full"))
+        }
+    });
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    producer.push(info("a")).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    producer.push(info("b")).unwrap();
+    let stats = guard.stats();
+    assert_eq!(guard.last_error().as_deref(), Some("disk full"));
+    guard.shutdown().unwrap();
+    let stats_after = producer.stats();
+    assert!(stats.sink_errors >= 1);
+    assert_eq!(stats_after.sink_errors, *calls.lock().unwrap() as u64);
+    assert_eq!(
+        stats_after.flushed, 2,
+        "failed batches still count as handed over"
+    );
+}
+
+#[test]
+fn shutdown_gives_up_after_its_timeout_on_a_stuck_sink() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let sink = FnSink(|_: &Batch| {
+        thread::sleep(Duration::from_millis(500));
+        Ok(())
+    });
+    let policy = FlushPolicy {
+        shutdown_timeout: Duration::from_millis(50),
+        ..FlushPolicy::default()
+    };
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    producer.push(info("slow")).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    let started = Instant::now();
+    let error = guard.shutdown().unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(error.waited, Duration::from_millis(50));
+}
+
+#[test]
+fn block_waits_for_the_flusher_and_loses_nothing() {
+    let (producer, consumer) = LogRing::builder()
+        .capacity(4)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let (lines, sink) = collect();
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    for i in 0..200 {
+        producer.push(info(&i.to_string())).unwrap();
+    }
+    drop(guard);
+    assert_eq!(lines.lock().unwrap().len(), 200);
+    assert_eq!(producer.stats().dropped, 0);
+}
+
+#[test]
+fn producers_see_closed_once_the_consumer_is_gone() {
+    let (producer, consumer) = LogRing::builder()
+        .capacity(1)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    producer.push(info("fills it")).unwrap();
+    let waiting = {
+        let producer = producer.clone();
+        thread::spawn(move || producer.push(info("waits")))
+    };
+    thread::sleep(Duration::from_millis(20));
+    drop(consumer);
+    assert_eq!(waiting.join().unwrap(), Err(PushError::Closed));
+    assert_eq!(producer.push(info("late")), Err(PushError::Closed));
+}
+
+#[test]
+fn the_flusher_ends_when_every_producer_is_gone() {
+    let (producer, consumer) = LogRing::builder().capacity(8).build().unwrap();
+    let (lines, sink) = collect();
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    producer.push(info("last words")).unwrap();
+    drop(producer);
+    // Finishes on its own; the guard's shutdown then returns at once.
+    thread::sleep(Duration::from_millis(50));
+    guard.shutdown().unwrap();
+    assert_eq!(*lines.lock().unwrap(), vec!["last words".to_owned()]);
+}
+
+#[test]
+fn writer_sink_writes_one_line_per_record() {
+    let mut batch = Batch::new();
+    batch.push(Record {
+        level: Level::Warn,
+        target: "jobs",
+        timestamp: std::time::UNIX_EPOCH + Duration::from_micros(1_500_000),
+        message: b"retrying",
+    });
+    let mut sink = WriterSink::new(Vec::new());
+    stanchion_ring::Sink::write(&mut sink, &batch).unwrap();
+    let text = String::from_utf8(sink.into_inner().unwrap()).unwrap();
+    assert_eq!(text, "1970-01-01T00:00:01.500000Z  WARN jobs: retrying\n");
+}
+
+#[test]
+fn file_sink_appends_and_rotates_by_size() {
+    let dir = std::env::temp_dir().join(format!("stanchion-ring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("app.log");
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    // Each line is 45 bytes: two fit under 100, the third rolls the file.
+    let sink = FileSink::open(&path).unwrap().rotate(100, 2);
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    for i in 0..7 {
+        producer.push(info(&format!("line {i}"))).unwrap();
+    }
+    drop(guard);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let current = read(&path);
+    let one = read(&dir.join("app.log.1"));
+    let two = read(&dir.join("app.log.2"));
+    assert!(!dir.join("app.log.3").exists(), "keeps two old files");
+    assert!(current.ends_with("test: line 6\n") && current.lines().count() == 1);
+    assert!(one.contains("line 4") && one.contains("line 5"));
+    assert!(two.contains("line 2") && two.contains("line 3"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn the_tracing_layer_formats_events_into_the_ring() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let (producer, mut consumer) = LogRing::builder().capacity(8).build().unwrap();
+    let subscriber = tracing_subscriber::registry().with(stanchion_ring::RingLayer::new(producer));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(target: "jobs", job = 7, name = "build", "retrying");
+    });
+    let mut batch = Batch::new();
+    assert_eq!(consumer.drain(&mut batch, 8), 1);
+    let record = batch.iter().next().unwrap();
+    assert_eq!((record.level, record.target), (Level::Warn, "jobs"));
+    assert_eq!(record.message, b"retrying job=7 name=build");
+}
