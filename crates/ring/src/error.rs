@@ -7,9 +7,10 @@ pub enum ConfigError {
     /// `capacity` was 0.
     #[error("stanchion-ring: LogRingBuilder::capacity must be at least 1")]
     ZeroCapacity,
-    /// `capacity × slot_bytes` is more than [`ConfigError::MAX_BYTES`].
+    /// `capacity` slots of `slot_bytes` (plus their bookkeeping) are more than
+    /// [`ConfigError::MAX_BYTES`].
     #[error(
-        "stanchion-ring: capacity {capacity} × slot_bytes {slot_bytes} is more than the 16 GiB a ring may reserve"
+        "stanchion-ring: capacity {capacity} with slot_bytes {slot_bytes} is more than the 16 GiB a ring may reserve"
     )]
     TooLarge {
         /// The capacity given.
@@ -20,8 +21,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// The most bytes a ring may reserve for messages (16 GiB).
-    pub const MAX_BYTES: usize = 16 << 30;
+    /// The most bytes a ring may reserve, messages and bookkeeping together (16 GiB).
+    pub const MAX_BYTES: u64 = 16 << 30;
 }
 
 /// A record the ring did not take.

@@ -67,9 +67,8 @@ impl Flusher {
             std::thread::Builder::new()
                 .name("stanchion-ring-flusher".into())
                 .spawn(move || {
+                    let _done = Done(&control);
                     run(consumer, sink, policy, &control);
-                    *control.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
-                    control.finished.notify_all();
                 })?
         };
         Ok(FlushGuard {
@@ -81,6 +80,16 @@ impl Flusher {
     }
 }
 
+/// Tells the guard the flusher has ended, however it ended.
+struct Done<'a>(&'a Control);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        *self.0.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.0.finished.notify_all();
+    }
+}
+
 fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, control: &Control) {
     let max_batch = policy.max_batch.max(1);
     let shared = Arc::clone(&consumer.shared);
@@ -88,18 +97,20 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
         max_batch.min(shared.queue.capacity().div_ceil(2)),
         Ordering::Relaxed,
     );
+    // A zero delay would make the flusher spin.
+    let max_delay = policy.max_delay.max(Duration::from_millis(1));
     let mut batch = Batch::new();
     let mut unflushed_since: Option<Instant> = None;
+    // At shutdown: how many records had been pushed when it was asked for.
+    let mut shutdown_at: Option<u64> = None;
     loop {
         let taken = consumer.drain(&mut batch, max_batch);
         if taken > 0 {
-            if let Err(error) = sink.write(&batch) {
-                shared.record_error(&error);
-            }
+            guarded(&shared, || sink.write(&batch));
             shared.flushed.fetch_add(taken as u64, Ordering::Relaxed);
             batch.clear();
             let since = *unflushed_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= policy.max_delay {
+            if since.elapsed() >= max_delay {
                 flush(&mut sink, &shared);
                 unflushed_since = None;
             }
@@ -109,9 +120,14 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
         if unflushed_since.take().is_some() {
             flush(&mut sink, &shared);
         }
-        if control.shutdown.load(Ordering::Acquire) || consumer.is_finished() {
-            // Pushes that finished before the shutdown request are in the ring by now.
-            if consumer.is_empty() {
+        if consumer.is_finished() {
+            return;
+        }
+        if control.shutdown.load(Ordering::Acquire) {
+            // Every push that finished before the request is counted here; later ones may keep
+            // the ring busy, but they need not be waited for.
+            let target = *shutdown_at.get_or_insert_with(|| shared.queue.pushed());
+            if shared.queue.popped() >= target {
                 return;
             }
             continue;
@@ -122,15 +138,25 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
             && !control.shutdown.load(Ordering::Acquire)
             && !shared.producers_gone()
         {
-            listener.wait_deadline(Instant::now() + policy.max_delay);
+            match Instant::now().checked_add(max_delay) {
+                Some(deadline) => drop(listener.wait_deadline(deadline)),
+                None => listener.wait(),
+            }
         }
         shared.sleeping.store(false, Ordering::Relaxed);
     }
 }
 
 fn flush<S: Sink>(sink: &mut S, shared: &Shared) {
-    if let Err(error) = sink.flush() {
-        shared.record_error(&error);
+    guarded(shared, || sink.flush());
+}
+
+/// Runs a sink call, counting an error or a panic as a sink error: neither stops the flusher.
+fn guarded(shared: &Shared, call: impl FnOnce() -> std::io::Result<()>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => shared.record_error(&error),
+        Err(_) => shared.record_error(&std::io::Error::other("the sink panicked")),
     }
 }
 
@@ -171,9 +197,18 @@ impl FlushGuard {
         };
         self.control.shutdown.store(true, Ordering::Release);
         self.shared.data.notify(1);
-        let deadline = Instant::now() + self.timeout;
+        // A timeout too large for a deadline means waiting as long as it takes.
+        let deadline = Instant::now().checked_add(self.timeout);
         let mut done = self.control.done.lock().unwrap_or_else(|p| p.into_inner());
         while !*done {
+            let Some(deadline) = deadline else {
+                done = self
+                    .control
+                    .finished
+                    .wait(done)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            };
             let now = Instant::now();
             if now >= deadline {
                 return Err(ShutdownError {

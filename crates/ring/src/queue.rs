@@ -6,7 +6,8 @@
 //! claims are compare-and-swaps on `head` or `tail`. A producer that claims a slot copies the
 //! message into the slot's region of one arena (`slot_bytes` per slot, allocated zeroed so the
 //! operating system maps pages only when a slot is first written); a longer message is kept in a
-//! heap buffer instead. Popping is open to producers too, which is how `DropOldest` makes room.
+//! heap buffer instead. Under `DropOldest` popping is open to producers too, which is how they
+//! make room; otherwise the consumer is the only one popping and needs no compare-and-swap.
 
 use std::ptr::NonNull;
 use std::time::SystemTime;
@@ -14,7 +15,7 @@ use std::time::SystemTime;
 use stanchion_core::CachePadded;
 
 use crate::record::{Batch, Level, Record};
-use crate::sync::{AtomicU64, Cell, Ordering, fence, spin_hint};
+use crate::sync::{AtomicU64, Backoff, Cell, Ordering, fence};
 
 struct Meta {
     level: Level,
@@ -40,6 +41,8 @@ pub(crate) struct Queue {
     slot_bytes: usize,
     arena: NonNull<u8>,
     arena_len: usize,
+    /// Whether producers pop too (`DropOldest`); otherwise the consumer pops without a CAS.
+    shared_pop: bool,
 }
 
 // SAFETY: a slot (its `meta` and its arena region) is accessed only by the one thread whose
@@ -55,7 +58,14 @@ pub(crate) enum Pushed {
 }
 
 impl Queue {
-    pub(crate) fn new(capacity: usize, slot_bytes: usize) -> Self {
+    /// Bytes a ring of `capacity` slots of `slot_bytes` takes, or `None` past `u64`.
+    pub(crate) fn footprint(capacity: usize, slot_bytes: usize) -> Option<u64> {
+        (slot_bytes as u64)
+            .checked_add(std::mem::size_of::<Slot>() as u64)?
+            .checked_mul(capacity as u64)
+    }
+
+    pub(crate) fn new(capacity: usize, slot_bytes: usize, shared_pop: bool) -> Self {
         let arena_len = capacity * slot_bytes;
         // Zeroed memory comes from the allocator as untouched pages, mapped on first write.
         let arena = Box::into_raw(vec![0u8; arena_len].into_boxed_slice());
@@ -79,6 +89,7 @@ impl Queue {
             slot_bytes,
             arena: NonNull::new(arena.cast::<u8>()).expect("a box is never null"),
             arena_len,
+            shared_pop,
         }
     }
 
@@ -101,6 +112,12 @@ impl Queue {
         (stamp / self.one_lap) * self.capacity + (stamp & (self.one_lap - 1))
     }
 
+    /// Records taken out (drained or dropped) since the ring was made.
+    #[cfg(not(stanchion_loom))]
+    pub(crate) fn popped(&self) -> u64 {
+        self.count(self.head.load(Ordering::SeqCst))
+    }
+
     /// Records pushed since the ring was made.
     pub(crate) fn pushed(&self) -> u64 {
         self.count(self.tail.load(Ordering::Relaxed))
@@ -119,6 +136,7 @@ impl Queue {
 
     /// Copies `record` into a free slot, or reports the ring full.
     pub(crate) fn push(&self, record: &Record<'_>) -> Pushed {
+        let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[(tail & (self.one_lap - 1)) as usize];
@@ -145,11 +163,11 @@ impl Queue {
                 if head.wrapping_add(self.one_lap) == tail {
                     return Pushed::Full;
                 }
-                spin_hint();
+                backoff.snooze();
                 tail = self.tail.load(Ordering::Relaxed);
             } else {
                 // Another producer claimed it: look again.
-                spin_hint();
+                backoff.snooze();
                 tail = self.tail.load(Ordering::Relaxed);
             }
         }
@@ -158,6 +176,10 @@ impl Queue {
     /// Takes the oldest record, handing it to `take` (or dropping it when `take` is `None`).
     /// Returns false when the ring is empty.
     pub(crate) fn pop(&self, take: Option<&mut Batch>) -> bool {
+        if !self.shared_pop {
+            return self.pop_exclusive(take);
+        }
+        let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[(head & (self.one_lap - 1)) as usize];
@@ -186,13 +208,31 @@ impl Queue {
                 if tail == head {
                     return false;
                 }
-                spin_hint();
+                backoff.snooze();
                 head = self.head.load(Ordering::Relaxed);
             } else {
-                spin_hint();
+                backoff.snooze();
                 head = self.head.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// `pop` for a queue whose consumer is the only one taking records: no compare-and-swap, and
+    /// a record still being written counts as not there yet.
+    fn pop_exclusive(&self, take: Option<&mut Batch>) -> bool {
+        let head = self.head.load(Ordering::Relaxed);
+        let slot = &self.slots[(head & (self.one_lap - 1)) as usize];
+        if slot.stamp.load(Ordering::Acquire) != head + 1 {
+            return false;
+        }
+        if let Some(batch) = take {
+            self.read(slot, head, batch);
+        }
+        slot.stamp
+            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+        // A producer that reads the old head reports the ring full, which it was when it looked.
+        self.head.store(self.advance(head), Ordering::Release);
+        true
     }
 
     /// The arena region of the slot claimed at `stamp`.

@@ -95,21 +95,26 @@ impl LogRingBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming the setting: a zero capacity, or a ring larger than
-    /// [`ConfigError::MAX_BYTES`].
+    /// [`ConfigError`] naming the setting: a zero capacity, or a ring (messages and per-slot
+    /// bookkeeping) larger than [`ConfigError::MAX_BYTES`].
     pub fn build(self) -> Result<(Producer, Consumer), ConfigError> {
         if self.capacity == 0 {
             return Err(ConfigError::ZeroCapacity);
         }
-        let bytes = self.capacity.checked_mul(self.slot_bytes);
-        if bytes.is_none_or(|b| b > ConfigError::MAX_BYTES) || self.capacity > 1 << 40 {
+        if Queue::footprint(self.capacity, self.slot_bytes)
+            .is_none_or(|bytes| bytes > ConfigError::MAX_BYTES)
+        {
             return Err(ConfigError::TooLarge {
                 capacity: self.capacity,
                 slot_bytes: self.slot_bytes,
             });
         }
         let shared = Arc::new(Shared {
-            queue: Queue::new(self.capacity, self.slot_bytes),
+            queue: Queue::new(
+                self.capacity,
+                self.slot_bytes,
+                self.overflow == Overflow::DropOldest,
+            ),
             overflow: self.overflow,
             dropped: Counter::new(),
             spilled: Counter::new(),
@@ -212,15 +217,11 @@ impl Producer {
 
     fn push_with(&self, record: Record<'_>, wait: bool) -> Result<(), PushError> {
         let shared = &*self.shared;
-        if !shared.consumer_alive.load(Ordering::Acquire) {
-            return Err(PushError::Closed);
-        }
         loop {
-            if let Pushed::Yes = shared.queue.push(&record) {
-                if record.message.len() > shared.slot_bytes {
-                    shared.spilled.increment();
-                }
-                self.wake_consumer();
+            if !shared.consumer_alive.load(Ordering::Acquire) {
+                return Err(PushError::Closed);
+            }
+            if self.write(&record) {
                 return Ok(());
             }
             match shared.overflow {
@@ -235,17 +236,13 @@ impl Producer {
                 }
                 Overflow::Block if !wait => return Err(PushError::Full),
                 Overflow::Block => {
-                    // Make sure the consumer is draining, then wait for it.
+                    // Make sure the consumer is draining, then wait for it (or for its end).
                     shared.data.notify(1);
                     let listener = shared.space.listen();
                     if !shared.consumer_alive.load(Ordering::Acquire) {
                         return Err(PushError::Closed);
                     }
-                    if let Pushed::Yes = shared.queue.push(&record) {
-                        if record.message.len() > shared.slot_bytes {
-                            shared.spilled.increment();
-                        }
-                        self.wake_consumer();
+                    if self.write(&record) {
                         return Ok(());
                     }
                     listener.wait();
@@ -254,11 +251,26 @@ impl Producer {
         }
     }
 
+    /// Writes `record` if there is room, and wakes the consumer when a batch is waiting.
+    #[inline]
+    fn write(&self, record: &Record<'_>) -> bool {
+        let shared = &*self.shared;
+        if let Pushed::Full = shared.queue.push(record) {
+            return false;
+        }
+        if record.message.len() > shared.slot_bytes {
+            shared.spilled.increment();
+        }
+        self.wake_consumer();
+        true
+    }
+
     /// Wakes a sleeping consumer once enough records wait for a batch.
     #[inline]
     fn wake_consumer(&self) {
         let shared = &*self.shared;
-        if shared.sleeping.load(Ordering::Relaxed)
+        // SeqCst pairs with the consumer's store before it looks at the ring one last time.
+        if shared.sleeping.load(Ordering::SeqCst)
             && shared.queue.len() >= shared.wake_at.load(Ordering::Relaxed)
         {
             shared.data.notify(1);

@@ -26,7 +26,13 @@ pub trait Sink: Send + 'static {
     }
 }
 
+/// 9999-12-31T23:59:59Z, the last second the line format can show.
+const LAST_SECOND: u64 = 253_402_300_799;
+
 /// Formats records as lines: `2026-11-23T10:15:02.123456Z  INFO target: message`.
+///
+/// Times before 1970 show as 1970-01-01T00:00:00.000000Z, times after 9999 as the last second of
+/// 9999.
 ///
 /// It keeps the date and time of the last whole second it formatted, so consecutive records
 /// cost a few digits each rather than a calendar conversion.
@@ -63,7 +69,8 @@ impl LineFormat {
             .timestamp
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let second = since_epoch.as_secs();
+        // The format has four-digit years: later times show as the last second of 9999.
+        let second = since_epoch.as_secs().min(LAST_SECOND);
         let prefix = match self.second {
             Some((cached, prefix)) if cached == second => prefix,
             _ => {
@@ -183,6 +190,16 @@ impl FileSink {
 
     fn roll(&mut self, keep: usize) -> io::Result<()> {
         self.out.flush()?;
+        if !self.path.exists() {
+            // Moved away by someone else (or a reopen failed): start it again, shift nothing.
+            self.written = 0;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.out = BufWriter::with_capacity(64 << 10, file);
+            return Ok(());
+        }
         for n in (1..keep).rev() {
             let from = self.rotated(n);
             if from.exists() {
@@ -190,12 +207,14 @@ impl FileSink {
             }
         }
         std::fs::rename(&self.path, self.rotated(1))?;
+        // Whatever happens next, this file counts as new: a failed reopen must not make every
+        // later record roll (and shift away) the files again.
+        self.written = 0;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
         self.out = BufWriter::with_capacity(64 << 10, file);
-        self.written = 0;
         Ok(())
     }
 }

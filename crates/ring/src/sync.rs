@@ -22,10 +22,22 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(crate) use stanchion_core::RaceCell as Cell;
 
-/// Tells the CPU (or loom) that this thread is waiting for another.
-pub(crate) fn spin_hint() {
-    #[cfg(stanchion_loom)]
-    loom::thread::yield_now();
-    #[cfg(not(stanchion_loom))]
-    std::hint::spin_loop();
+/// Waits for another thread to finish a short step (a producer copying its record): spins, then
+/// yields the thread, as crossbeam's `Backoff`; under loom, yields to the model.
+pub(crate) struct Backoff(#[cfg(not(stanchion_loom))] crossbeam_utils::Backoff);
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Self(
+            #[cfg(not(stanchion_loom))]
+            crossbeam_utils::Backoff::new(),
+        )
+    }
+
+    pub(crate) fn snooze(&self) {
+        #[cfg(not(stanchion_loom))]
+        self.0.snooze();
+        #[cfg(stanchion_loom)]
+        loom::thread::yield_now();
+    }
 }

@@ -240,3 +240,107 @@ fn the_tracing_layer_formats_events_into_the_ring() {
     assert_eq!((record.level, record.target), (Level::Warn, "jobs"));
     assert_eq!(record.message, b"retrying job=7 name=build");
 }
+
+#[test]
+fn a_panicking_sink_is_an_error_not_the_end_of_the_flusher() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let calls = Arc::new(Mutex::new(0));
+    let sink = FnSink({
+        let calls = Arc::clone(&calls);
+        move |_: &Batch| {
+            let call = {
+                let mut calls = calls.lock().unwrap();
+                *calls += 1;
+                *calls
+            };
+            if call == 1 {
+                panic!("sink bug");
+            }
+            Ok(())
+        }
+    });
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    producer.push(info("first")).unwrap();
+    thread::sleep(Duration::from_millis(150));
+    producer.push(info("second")).unwrap();
+    let started = Instant::now();
+    guard.shutdown().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        *calls.lock().unwrap(),
+        2,
+        "the flusher went on after the panic"
+    );
+    assert_eq!(producer.stats().sink_errors, 1);
+}
+
+#[test]
+fn extreme_policies_and_timestamps_do_not_panic() {
+    let (producer, consumer) = LogRing::builder().capacity(8).build().unwrap();
+    let policy = FlushPolicy {
+        max_batch: 0,
+        max_delay: Duration::MAX,
+        shutdown_timeout: Duration::MAX,
+    };
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = WriterSink::new(SharedBuffer(Arc::clone(&lines)));
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    for timestamp in [
+        std::time::UNIX_EPOCH - Duration::from_secs(10),
+        std::time::UNIX_EPOCH + Duration::from_secs(300_000_000_000),
+    ] {
+        producer
+            .push(Record {
+                level: Level::Error,
+                target: "t",
+                timestamp,
+                message: b"x",
+            })
+            .unwrap();
+    }
+    drop(guard);
+    let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text,
+        "1970-01-01T00:00:00.000000Z ERROR t: x\n9999-12-31T23:59:59.000000Z ERROR t: x\n"
+    );
+}
+
+/// A writer into a shared buffer.
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn shutdown_does_not_wait_for_records_pushed_after_it() {
+    let (producer, consumer) = LogRing::builder().capacity(1024).build().unwrap();
+    let sink = FnSink(|_: &Batch| {
+        thread::sleep(Duration::from_micros(200));
+        Ok(())
+    });
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let chatter = {
+        let (producer, stop) = (producer.clone(), Arc::clone(&stop));
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = producer.push(info("chatter"));
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(20));
+    let started = Instant::now();
+    guard.shutdown().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    chatter.join().unwrap();
+}

@@ -33,6 +33,31 @@ fn producers_hand_records_to_the_consumer() {
     });
 }
 
+/// A producer reuses the slot the consumer is reading as soon as the consumer releases it, and
+/// not before.
+#[test]
+fn a_slot_is_reused_only_after_it_was_read() {
+    loom::model(|| {
+        let (producer, mut consumer) = LogRing::builder()
+            .capacity(1)
+            .slot_bytes(4)
+            .build()
+            .unwrap();
+        producer.push(Record::new(Level::Info, "t", b"aa")).unwrap();
+        let t = thread::spawn(move || producer.push(Record::new(Level::Info, "t", b"bb")).is_ok());
+        let mut batch = Batch::new();
+        consumer.drain(&mut batch, 1);
+        let second = t.join().unwrap();
+        consumer.drain(&mut batch, 1);
+        let expected: Vec<&[u8]> = if second {
+            vec![b"aa", b"bb"]
+        } else {
+            vec![b"aa"]
+        };
+        assert_eq!(messages(&batch), expected);
+    });
+}
+
 /// Under DropOldest a producer takes the oldest record while the consumer reads: every record is
 /// either read once or counted dropped, never both and never torn.
 #[test]
