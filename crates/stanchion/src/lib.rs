@@ -15,10 +15,11 @@
 //! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
+//! | `stanchion::store` | `stanchion-store` | `store` | job storage: one `JobStore` contract with leases and attempt fencing, memory adapter, conformance suite |
 //! | `stanchion::ring` | `stanchion-ring` | `ring` | lock-free log ring: overflow policies, batched flusher, file and writer sinks, tracing layer |
 //!
-//! The remaining building blocks (store, hooks) join this table,
-//! each behind its feature and in `full`, as they land.
+//! The remaining building block (hooks) join this table,
+//! joins this table behind its feature and in `full` when it lands.
 //!
 //! # Features
 //!
@@ -31,6 +32,7 @@
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
 //! | `queue` | `stanchion::queue` |
 //! | `ring` | `stanchion::ring` (with its tracing layer) |
+//! | `store` | `stanchion::store` |
 //! | `full` | every crate |
 //!
 //! # Examples
@@ -67,6 +69,9 @@ pub use stanchion_queue as queue;
 #[cfg(feature = "ring")]
 #[doc(inline)]
 pub use stanchion_ring as ring;
+#[cfg(feature = "store")]
+#[doc(inline)]
+pub use stanchion_store as store;
 
 /// The types most programs name, for a glob import.
 pub mod prelude {
@@ -90,4 +95,7 @@ pub mod prelude {
     #[cfg(feature = "ring")]
     #[doc(no_inline)]
     pub use crate::ring::{FlushPolicy, Flusher, LogRing};
+    #[cfg(feature = "store")]
+    #[doc(no_inline)]
+    pub use crate::store::{JobStore, MemoryStore, NewJob};
 }

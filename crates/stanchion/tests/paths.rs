@@ -90,3 +90,26 @@ fn ring_path() {
     let _ = std::mem::size_of::<stanchion::prelude::Flusher>();
     let _ = std::mem::size_of::<stanchion::ring::RingLayer>();
 }
+
+#[cfg(feature = "store")]
+#[test]
+fn store_path() {
+    use stanchion::prelude::JobStore as _;
+
+    let store = stanchion::prelude::MemoryStore::new();
+    let job = stanchion::prelude::NewJob::new("n", vec![]);
+    let state = block_on(store.insert(job)).unwrap().state;
+    assert_eq!(state, stanchion::store::JobState::Available);
+}
+
+/// Polls a future that never waits (the memory store's) to completion.
+#[cfg(feature = "store")]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
