@@ -114,23 +114,28 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
                 flush(&mut sink, &shared);
                 unflushed_since = None;
             }
-            continue;
         }
-        // The ring is empty: flush what the sink buffered, then stop or sleep.
-        if unflushed_since.take().is_some() {
-            flush(&mut sink, &shared);
-        }
-        if consumer.is_finished() {
+        // Checked after every batch, not only when the ring runs empty: producers that keep
+        // pushing must not hold shutdown up.
+        let done = if control.shutdown.load(Ordering::Acquire) {
+            // Every push that finished before the request is counted here.
+            let target = *shutdown_at.get_or_insert_with(|| shared.queue.pushed());
+            shared.queue.popped() >= target
+        } else {
+            taken == 0 && consumer.is_finished()
+        };
+        if done {
+            if unflushed_since.is_some() {
+                flush(&mut sink, &shared);
+            }
             return;
         }
-        if control.shutdown.load(Ordering::Acquire) {
-            // Every push that finished before the request is counted here; later ones may keep
-            // the ring busy, but they need not be waited for.
-            let target = *shutdown_at.get_or_insert_with(|| shared.queue.pushed());
-            if shared.queue.popped() >= target {
-                return;
-            }
+        if taken > 0 || shutdown_at.is_some() {
             continue;
+        }
+        // The ring is empty: flush what the sink buffered, then sleep.
+        if unflushed_since.take().is_some() {
+            flush(&mut sink, &shared);
         }
         shared.sleeping.store(true, Ordering::SeqCst);
         let listener = shared.data.listen();

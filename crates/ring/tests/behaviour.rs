@@ -324,7 +324,7 @@ impl io::Write for SharedBuffer {
 fn shutdown_does_not_wait_for_records_pushed_after_it() {
     let (producer, consumer) = LogRing::builder().capacity(1024).build().unwrap();
     let sink = FnSink(|_: &Batch| {
-        thread::sleep(Duration::from_micros(200));
+        thread::sleep(Duration::from_millis(1));
         Ok(())
     });
     let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
