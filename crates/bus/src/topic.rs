@@ -182,7 +182,7 @@ impl<E: Clone> Topic<E> {
         let mut events = events.into_iter().peekable();
         self.ring
             .try_publish_some(&mut events)
-            .map_err(|refused| self.hand_back(refused, events))
+            .map_err(|refused| self.hand_back(refused, &mut events))
     }
 
     /// As [`try_publish_batch`](Self::try_publish_batch), blocking the thread while a
@@ -199,15 +199,14 @@ impl<E: Clone> Topic<E> {
         let mut events = events.into_iter().peekable();
         let mut published = 0;
         loop {
-            match self.batch_attempt(&mut events, &mut published) {
-                Ok(()) => {}
-                Err(refused) => return self.finish_batch(published, refused, events),
+            if let Some(done) = self.batch_step(&mut events, &mut published) {
+                return done;
             }
             let listener = self.ring.space.listen();
-            match self.batch_attempt(&mut events, &mut published) {
-                Ok(()) => listener.wait(),
-                Err(refused) => return self.finish_batch(published, refused, events),
+            if let Some(done) = self.batch_step(&mut events, &mut published) {
+                return done;
             }
+            listener.wait();
         }
     }
 
@@ -225,47 +224,31 @@ impl<E: Clone> Topic<E> {
         let mut events = events.into_iter().peekable();
         let mut published = 0;
         loop {
-            match self.batch_attempt(&mut events, &mut published) {
-                Ok(()) => {}
-                Err(refused) => return self.finish_batch(published, refused, events),
+            if let Some(done) = self.batch_step(&mut events, &mut published) {
+                return done;
             }
             let listener = self.ring.space.listen();
-            match self.batch_attempt(&mut events, &mut published) {
-                Ok(()) => listener.await,
-                Err(refused) => return self.finish_batch(published, refused, events),
+            if let Some(done) = self.batch_step(&mut events, &mut published) {
+                return done;
             }
+            listener.await;
         }
     }
 
-    /// Publishes what fits. `Ok` means the caller should wait for room (a full `Block` topic);
-    /// `Err` carries the end: done (`None`) or refused.
-    fn batch_attempt<I: Iterator<Item = E>>(
+    /// Publishes what fits: the batch's result, or `None` when a full `Block` topic means the
+    /// caller should wait for room.
+    fn batch_step<I: Iterator<Item = E>>(
         &self,
         events: &mut std::iter::Peekable<I>,
         published: &mut usize,
-    ) -> Result<(), Option<Refused<usize>>> {
+    ) -> Option<Result<usize, PublishError<Vec<E>>>> {
         match self.ring.try_publish_some(events) {
-            Ok(n) => {
-                *published += n;
-                Err(None)
-            }
+            Ok(n) => Some(Ok(*published + n)),
             Err(Refused::Full(n)) if self.ring.config.overflow == Overflow::Block => {
                 *published += n;
-                Ok(())
+                None
             }
-            Err(refused) => Err(Some(refused)),
-        }
-    }
-
-    fn finish_batch<I: Iterator<Item = E>>(
-        &self,
-        published: usize,
-        refused: Option<Refused<usize>>,
-        events: std::iter::Peekable<I>,
-    ) -> Result<usize, PublishError<Vec<E>>> {
-        match refused {
-            None => Ok(published),
-            Some(refused) => Err(self.hand_back(refused, events)),
+            Err(refused) => Some(Err(self.hand_back(refused, events))),
         }
     }
 
@@ -273,7 +256,7 @@ impl<E: Clone> Topic<E> {
     fn hand_back<I: Iterator<Item = E>>(
         &self,
         refused: Refused<usize>,
-        events: std::iter::Peekable<I>,
+        events: &mut std::iter::Peekable<I>,
     ) -> PublishError<Vec<E>> {
         let rest: Vec<E> = events.collect();
         match refused {
