@@ -27,7 +27,9 @@ use stanchion_core::CachePadded;
 
 use crate::config::{Overflow, TopicConfig};
 use crate::stats::TopicStats;
-use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Cell, Event, Mutex, Ordering, Spin, lock};
+use crate::sync::{
+    AtomicBool, AtomicU64, AtomicUsize, Backoff, Cell, Event, Mutex, Ordering, lock,
+};
 
 /// Set on a cursor while its subscriber copies events out of the ring (only under `DropOldest`).
 pub(crate) const READING: u64 = 1 << 63;
@@ -321,7 +323,7 @@ impl<E: Clone> Ring<E> {
         let overwritten = seq.checked_sub(slots).filter(|&old| write.gate <= old);
         let mut gate = seq;
         for cursor in &write.cursors {
-            let spin = Spin::new();
+            let backoff = Backoff::new();
             loop {
                 let pos = cursor.pos.load(Ordering::Acquire);
                 let at = pos & !READING;
@@ -332,7 +334,7 @@ impl<E: Clone> Ring<E> {
                 if pos & READING != 0 {
                     if overwritten.is_some_and(|old| at <= old) {
                         // It is copying events from `at` on, the overwritten one among them.
-                        spin.wait();
+                        backoff.snooze();
                         continue;
                     }
                     // It reads nothing we overwrite; catch it up on a later publish.

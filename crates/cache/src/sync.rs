@@ -3,18 +3,16 @@
 
 #[cfg(stanchion_loom)]
 pub(crate) use loom::sync::{
-    Arc, Condvar, Mutex, MutexGuard,
+    Arc, Condvar,
     atomic::{AtomicU64, Ordering},
 };
 
 #[cfg(not(stanchion_loom))]
 pub(crate) use std::sync::{
-    Arc, Condvar, Mutex, MutexGuard,
+    Arc, Condvar,
     atomic::{AtomicU64, Ordering},
 };
 
-/// Locks, ignoring poison: the cache's state is consistent between statements, and no user code
-/// (weigher, listener, loader) runs while one of its locks is held, except the key's `Eq`/`Hash`.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
-}
+// Locking ignores poison: the cache's state is consistent between statements, and no user code
+// (weigher, listener, loader) runs while one of its locks is held, except the key's `Eq`/`Hash`.
+pub(crate) use stanchion_core::sync::{Mutex, lock};

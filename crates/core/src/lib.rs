@@ -1,6 +1,6 @@
 //! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], the
 //! [`Counter`] that statistics on hot paths are kept in, the wake-up [`event`] that waits
-//! park on, and the loom-checked [`RaceCell`].
+//! park on, the loom-checked [`RaceCell`], and the shared locking and backoff in [`sync`].
 //!
 //! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
 //! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests
@@ -29,6 +29,7 @@ mod cell;
 mod clock;
 mod counter;
 pub mod event;
+pub mod sync;
 
 pub use cell::RaceCell;
 pub use clock::{Clock, ManualClock, SystemClock};
