@@ -15,7 +15,7 @@
 //! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
-//! | `stanchion::store` | `stanchion-store` | `store` | job storage: one `JobStore` contract with leases and attempt fencing, memory adapter, conformance suite |
+//! | `stanchion::store` | `stanchion-store` | `store` | job storage: one `JobStore` contract with leases and attempt fencing; memory, redb and (feature `postgres` of `stanchion-store`) PostgreSQL adapters; conformance suite |
 //! | `stanchion::ring` | `stanchion-ring` | `ring` | lock-free log ring: overflow policies, batched flusher, file and writer sinks, tracing layer |
 //!
 //! The remaining building block (hooks) join this table,
@@ -97,5 +97,5 @@ pub mod prelude {
     pub use crate::ring::{FlushPolicy, Flusher, LogRing};
     #[cfg(feature = "store")]
     #[doc(no_inline)]
-    pub use crate::store::{JobStore, MemoryStore, NewJob};
+    pub use crate::store::{JobStore, MemoryStore, NewJob, RedbStore};
 }

@@ -1,20 +1,21 @@
 //! The conformance suite: the [`JobStore`] contract as tests, run unchanged against every adapter.
 //!
-//! An adapter's test calls [`run_all`] with a function that builds an empty store reading time
-//! from the given clock:
+//! An adapter's test calls [`run_all`] with an async function that builds an empty store reading
+//! time from the given clock:
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use stanchion_store::{MemoryStore, conformance};
 //!
-//! conformance::run_all(|clock| MemoryStore::with_clock(Arc::new(clock))).await;
+//! conformance::run_all(|clock| async move { MemoryStore::with_clock(Arc::new(clock)) }).await;
 //! # });
 //! ```
 //!
 //! Each check panics with a message naming the broken rule.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use stanchion_core::{Clock, ManualClock};
@@ -37,33 +38,34 @@ fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict { .. }))
 }
 
-/// Runs every check, each on a fresh store from `make`.
-pub async fn run_all<S, F>(make: F)
+/// Runs every check, each on a fresh, empty store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
 where
     S: JobStore + Clone + 'static,
-    F: Fn(ManualClock) -> S,
+    F: Fn(ManualClock) -> Fut,
+    Fut: Future<Output = S>,
 {
-    let fresh = || {
+    let fresh = async || {
         let clock = clock();
-        (make(clock.clone()), clock)
+        (make(clock.clone()).await, clock)
     };
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     insert_get_and_get_many(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     scheduled_jobs_wait_for_run_at(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     claims_follow_priority_then_run_at_then_id(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     completion_is_fenced_by_attempt(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     failures_retry_then_discard(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     expired_leases_are_rescued_and_late_completions_refused(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     cancel_stops_a_job_and_fences_its_worker(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     list_pages_through_matching_jobs_once(s, c).await;
-    let (s, c) = fresh();
+    let (s, c) = fresh().await;
     concurrent_claims_never_share_a_job(s, c).await;
 }
 

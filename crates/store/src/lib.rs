@@ -2,8 +2,12 @@
 //! heartbeats, completions fenced by attempt, retries, cancellation, rescue of expired leases),
 //! the adapters that implement it, and the [`conformance`] suite every adapter runs unchanged.
 //!
-//! Adapters: [`MemoryStore`] for tests and small programs. The embedded redb adapter and the
-//! PostgreSQL adapter for many worker machines are the next pieces of this crate.
+//! Adapters:
+//! - [`MemoryStore`], for tests and small programs;
+//! - `RedbStore` (feature `redb`, on by default), the embedded default: one crash-safe file,
+//!   group commit, a read-through cache;
+//! - `PostgresStore` (feature `postgres`), for many worker machines sharing one queue:
+//!   `FOR UPDATE SKIP LOCKED` claims, LISTEN/NOTIFY wake-ups.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -27,8 +31,16 @@
 pub mod conformance;
 mod job;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redb")]
+mod redb_store;
 mod store;
 
 pub use job::{Job, JobId, JobState, Lease, NewJob};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "redb")]
+pub use redb_store::{RedbStats, RedbStore, RedbStoreBuilder};
 pub use store::{JobStore, ListFilter, Page, StoreError};

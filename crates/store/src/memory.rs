@@ -187,12 +187,7 @@ impl JobStore for MemoryStore {
             .filter(|job| filter.matches(job));
         let jobs: Vec<Job> = matching.by_ref().take(limit).cloned().collect();
         let more = matching.next().is_some();
-        let next = if more {
-            jobs.last().map(|j| j.id)
-        } else {
-            None
-        };
-        Ok(Page { jobs, next })
+        Ok(Page::new(jobs, more))
     }
 
     async fn count_by_state(&self) -> Result<BTreeMap<JobState, u64>, StoreError> {
@@ -225,21 +220,11 @@ impl JobStore for MemoryStore {
     }
 
     async fn heartbeat(&self, id: JobId, attempt: u32, lease: Duration) -> Result<Job, StoreError> {
-        self.change(id, |job, now| {
-            rules::running_at(job, attempt)?;
-            if let Some(held) = &mut job.lease {
-                held.until = now + lease;
-            }
-            Ok(())
-        })
+        self.change(id, rules::heartbeat(attempt, lease))
     }
 
     async fn complete(&self, id: JobId, attempt: u32) -> Result<Job, StoreError> {
-        self.change(id, |job, now| {
-            rules::running_at(job, attempt)?;
-            rules::complete(job, now);
-            Ok(())
-        })
+        self.change(id, rules::complete_attempt(attempt))
     }
 
     async fn fail(
@@ -249,11 +234,7 @@ impl JobStore for MemoryStore {
         error: &str,
         retry_at: SystemTime,
     ) -> Result<Job, StoreError> {
-        self.change(id, |job, now| {
-            rules::running_at(job, attempt)?;
-            rules::fail(job, error, retry_at, now);
-            Ok(())
-        })
+        self.change(id, rules::fail_attempt(attempt, error, retry_at))
     }
 
     async fn cancel(&self, id: JobId) -> Result<Job, StoreError> {
@@ -270,12 +251,7 @@ impl JobStore for MemoryStore {
             .collect();
         expired
             .into_iter()
-            .map(|id| {
-                inner.update(id, now, |job| {
-                    rules::fail(job, "lease expired", now, now);
-                    Ok(())
-                })
-            })
+            .map(|id| inner.update(id, now, |job| rules::rescue(job, now)))
             .collect()
     }
 }

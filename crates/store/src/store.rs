@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A stored job could not be decoded.
     #[error("stanchion-store: codec: {0}")]
     Codec(String),
+    /// A builder was given a setting it cannot use; nothing was opened.
+    #[error("stanchion-store: invalid configuration: {0}")]
+    Config(String),
 }
 
 /// Which jobs [`JobStore::list`] returns; every field that is set must match.
@@ -66,6 +69,18 @@ pub struct Page {
     pub jobs: Vec<Job>,
     /// Pass this as the cursor for the next page; `None` on the last page.
     pub next: Option<JobId>,
+}
+
+impl Page {
+    /// The page of `jobs` (at most the limit), given whether more matching jobs follow.
+    pub(crate) fn new(jobs: Vec<Job>, more: bool) -> Self {
+        let next = if more {
+            jobs.last().map(|j| j.id)
+        } else {
+            None
+        };
+        Self { jobs, next }
+    }
 }
 
 /// Job storage: one contract for every adapter, checked by the conformance suite.
@@ -211,6 +226,51 @@ pub(crate) mod rules {
             job.run_at = retry_at;
         }
     }
+
+    /// What `heartbeat(id, attempt, lease)` does to the job.
+    pub(crate) fn heartbeat(attempt: u32, lease: Duration) -> impl Change {
+        move |job: &mut Job, now: SystemTime| {
+            running_at(job, attempt)?;
+            if let Some(held) = &mut job.lease {
+                held.until = now + lease;
+            }
+            Ok(())
+        }
+    }
+
+    /// What `complete(id, attempt)` does to the job.
+    pub(crate) fn complete_attempt(attempt: u32) -> impl Change {
+        move |job: &mut Job, now: SystemTime| {
+            running_at(job, attempt)?;
+            complete(job, now);
+            Ok(())
+        }
+    }
+
+    /// What `fail(id, attempt, error, retry_at)` does to the job.
+    pub(crate) fn fail_attempt(attempt: u32, error: &str, retry_at: SystemTime) -> impl Change {
+        let error: Box<str> = error.into();
+        move |job: &mut Job, now: SystemTime| {
+            running_at(job, attempt)?;
+            fail(job, &error, retry_at, now);
+            Ok(())
+        }
+    }
+
+    /// What `rescue_expired` does to a job whose lease ended.
+    pub(crate) fn rescue(job: &mut Job, now: SystemTime) -> Result<(), StoreError> {
+        fail(job, "lease expired", now, now);
+        Ok(())
+    }
+
+    /// A checked change to one job: it fails without changing the job, or applies at `now`.
+    pub(crate) trait Change:
+        FnOnce(&mut Job, SystemTime) -> Result<(), StoreError> + Send + 'static
+    {
+    }
+
+    impl<F> Change for F where F: FnOnce(&mut Job, SystemTime) -> Result<(), StoreError> + Send + 'static
+    {}
 
     pub(crate) fn cancel(job: &mut Job, now: SystemTime) -> Result<(), StoreError> {
         if job.state.is_final() {
