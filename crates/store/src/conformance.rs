@@ -66,6 +66,8 @@ where
     let (s, c) = fresh().await;
     list_pages_through_matching_jobs_once(s, c).await;
     let (s, c) = fresh().await;
+    huge_durations_mean_never(s, c).await;
+    let (s, c) = fresh().await;
     concurrent_claims_never_share_a_job(s, c).await;
 }
 
@@ -274,6 +276,27 @@ pub async fn list_pages_through_matching_jobs_once<S: JobStore>(store: S, clock:
         counts,
         BTreeMap::from([(JobState::Available, 5), (JobState::Running, 3)])
     );
+}
+
+/// A delay or lease too long for the clock saturates (the job waits, the lease holds) instead of
+/// failing, and the store keeps working.
+pub async fn huge_durations_mean_never<S: JobStore>(store: S, clock: ManualClock) {
+    let never = store
+        .insert(job("never").delay(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!(never.state, JobState::Scheduled);
+    store.insert(job("now")).await.unwrap();
+    let held = store.claim("w", 10, Duration::MAX).await.unwrap();
+    assert_eq!(held.len(), 1, "only the job due now");
+    clock.advance(Duration::from_secs(10 * 365 * 86_400));
+    assert!(store.rescue_expired(clock.wall()).await.unwrap().is_empty());
+    store
+        .heartbeat(held[0].id, held[0].attempt, Duration::MAX)
+        .await
+        .unwrap();
+    store.complete(held[0].id, held[0].attempt).await.unwrap();
+    assert!(store.claim("w", 10, LEASE).await.unwrap().is_empty());
 }
 
 /// Claims racing from many tasks never hand the same job out twice.

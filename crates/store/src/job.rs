@@ -191,7 +191,7 @@ impl NewJob {
 
     /// The job this becomes when inserted at `now`.
     pub fn into_job(self, now: SystemTime) -> Job {
-        let run_at = self.run_at.unwrap_or(now + self.delay);
+        let run_at = self.run_at.unwrap_or_else(|| later(now, self.delay));
         Job {
             id: JobId::new(),
             name: self.name,
@@ -213,4 +213,11 @@ impl NewJob {
             last_error: None,
         }
     }
+}
+
+/// `at + by`, saturating at the year 9999: a lease or delay that long means "never", and every
+/// adapter (PostgreSQL's `timestamptz` included) can store it.
+pub(crate) fn later(at: SystemTime, by: Duration) -> SystemTime {
+    let never = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    at.checked_add(by).map_or(never, |t| t.min(never))
 }

@@ -242,6 +242,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn rescue_expired(&self, now: SystemTime) -> Result<Vec<Job>, StoreError> {
+        let clock_now = self.now();
         let mut inner = self.lock();
         let expired: Vec<JobId> = inner
             .jobs
@@ -251,7 +252,9 @@ impl JobStore for MemoryStore {
             .collect();
         expired
             .into_iter()
-            .map(|id| inner.update(id, now, |job| rules::rescue(job, now)))
+            // Indexed at the clock's time: a caller's `now` ahead of it must not make the
+            // rescued job claimable early.
+            .map(|id| inner.update(id, clock_now, |job| rules::rescue(job, now)))
             .collect()
     }
 }

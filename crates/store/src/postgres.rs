@@ -436,13 +436,6 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// When a lease of `lease` taken at `now` ends.
-fn lease_end(now: SystemTime, lease: Duration) -> Result<SystemTime, StoreError> {
-    now.checked_add(lease).ok_or_else(|| {
-        StoreError::Storage(format!("a lease of {lease:?} ends past the clock's range"))
-    })
-}
-
 /// The `WHERE` conditions and parameters of a [`JobStore::list`] query.
 #[derive(Default)]
 struct Conditions {
@@ -586,7 +579,7 @@ impl JobStore for PostgresStore {
             return Ok(Vec::new());
         }
         let now = self.now();
-        let until = lease_end(now, lease)?;
+        let until = crate::job::later(now, lease);
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let rows = self
             .query("claim", sql::CLAIM, &[&now, &worker, &until, &max])
@@ -597,7 +590,7 @@ impl JobStore for PostgresStore {
     }
 
     async fn heartbeat(&self, id: JobId, attempt: u32, lease: Duration) -> Result<Job, StoreError> {
-        let until = lease_end(self.now(), lease)?;
+        let until = crate::job::later(self.now(), lease);
         let params: [&(dyn ToSql + Sync); 3] = [&id.0, &i64::from(attempt), &until];
         self.fenced_update("heartbeat", id, sql::HEARTBEAT, &params, |job| {
             rules::running_at(job, attempt)

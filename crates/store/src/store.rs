@@ -205,7 +205,7 @@ pub(crate) mod rules {
         job.started_at = Some(now);
         job.lease = Some(Lease {
             worker: worker.into(),
-            until: now + lease,
+            until: crate::job::later(now, lease),
         });
     }
 
@@ -232,7 +232,7 @@ pub(crate) mod rules {
         move |job: &mut Job, now: SystemTime| {
             running_at(job, attempt)?;
             if let Some(held) = &mut job.lease {
-                held.until = now + lease;
+                held.until = crate::job::later(now, lease);
             }
             Ok(())
         }

@@ -72,12 +72,15 @@ pub(super) const COUNT_BY_STATE: &str =
 /// One statement: lock up to `$4` runnable rows in claim order, skipping rows other claims hold,
 /// and lease them. `$1`: now; `$2`: worker; `$3`: lease end. `RETURNING` order is unspecified:
 /// sort with [`claim_order`].
+/// The picked rows are a `MATERIALIZED` CTE so that no plan can run the `LIMIT ... SKIP LOCKED`
+/// subquery twice and lease more than `$4` rows.
 pub(super) const CLAIM: &str = concat!(
-    "UPDATE stanchion_jobs SET state = 'running', attempt = attempt + 1, started_at = $1,",
-    " lease_worker = $2, lease_until = $3",
-    " WHERE id IN (SELECT id FROM stanchion_jobs",
+    "WITH picked AS MATERIALIZED (SELECT id FROM stanchion_jobs",
     " WHERE state IN ('scheduled', 'available', 'failed') AND run_at <= $1",
     " ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)",
+    " UPDATE stanchion_jobs SET state = 'running', attempt = attempt + 1, started_at = $1,",
+    " lease_worker = $2, lease_until = $3",
+    " WHERE id IN (SELECT id FROM picked)",
     " RETURNING ",
     job_columns!()
 );

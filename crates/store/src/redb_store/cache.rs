@@ -1,15 +1,13 @@
 //! The read-through cache, and the epochs that keep a slow reader from caching a stale job.
 //!
-//! The writer, after each commit, bumps the epoch of every job it wrote and then caches the new
-//! version. A reader that missed notes the job's epoch before it opens its snapshot, caches what
-//! it read, and takes it out again if the epoch moved meanwhile: its snapshot may predate the
-//! commit, and its insert may have landed after the writer's. If the epoch did not move, the
-//! writer's bump comes after the reader's check, so its insert of the newer version comes after
-//! the reader's too. Either way the cache ends with the newest committed version or nothing.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! The writer, after each commit, bumps the epoch of every job it wrote and caches the new
+//! version, both under the job's stripe lock. A reader that missed notes the job's epoch before it
+//! opens its snapshot, and caches what it read only if, under the same lock, the epoch has not
+//! moved: a moved epoch means a commit landed since, and the snapshot may predate it. So a stale
+//! version never enters the cache, not even for a moment.
 
 use stanchion_cache::Cache;
+use stanchion_core::sync::{Mutex, lock};
 
 use crate::job::{Job, JobId};
 
@@ -18,7 +16,7 @@ const STRIPES: usize = 64;
 
 pub(super) struct ReadCache {
     jobs: Option<Cache<JobId, Job>>,
-    epochs: [AtomicU64; STRIPES],
+    epochs: [Mutex<u64>; STRIPES],
 }
 
 impl ReadCache {
@@ -26,11 +24,11 @@ impl ReadCache {
     pub(super) fn new(capacity: u64) -> Self {
         Self {
             jobs: (capacity > 0).then(|| Cache::new(capacity)),
-            epochs: std::array::from_fn(|_| AtomicU64::new(0)),
+            epochs: std::array::from_fn(|_| Mutex::new(0)),
         }
     }
 
-    fn stripe(&self, id: JobId) -> &AtomicU64 {
+    fn stripe(&self, id: JobId) -> &Mutex<u64> {
         // The low bits of a UUID v7 are random.
         &self.epochs[id.0.as_u128() as usize % STRIPES]
     }
@@ -41,15 +39,15 @@ impl ReadCache {
 
     /// The epoch to pass to [`ReadCache::fill`]; read it before opening the snapshot.
     pub(super) fn epoch(&self, id: JobId) -> u64 {
-        self.stripe(id).load(Ordering::Acquire)
+        *lock(self.stripe(id))
     }
 
     /// Caches `job`, read from a snapshot opened after [`ReadCache::epoch`] returned `epoch`.
     pub(super) fn fill(&self, job: &Job, epoch: u64) {
         let Some(jobs) = &self.jobs else { return };
-        jobs.insert(job.id, job.clone());
-        if self.stripe(job.id).load(Ordering::Acquire) != epoch {
-            jobs.invalidate(&job.id);
+        let current = lock(self.stripe(job.id));
+        if *current == epoch {
+            jobs.insert(job.id, job.clone());
         }
     }
 
@@ -57,7 +55,8 @@ impl ReadCache {
     pub(super) fn committed(&self, changed: Vec<Job>) {
         let Some(jobs) = &self.jobs else { return };
         for job in changed {
-            self.stripe(job.id).fetch_add(1, Ordering::Release);
+            let mut epoch = lock(self.stripe(job.id));
+            *epoch += 1;
             jobs.insert(job.id, job);
         }
     }
@@ -87,7 +86,11 @@ mod tests {
         let epoch = cache.epoch(old.id);
         cache.committed(vec![new.clone()]);
         cache.fill(&old, epoch);
-        assert_ne!(cache.get(old.id), Some(old));
+        assert_eq!(
+            cache.get(old.id),
+            Some(new),
+            "the stale fill was not cached"
+        );
     }
 
     /// The reader's fill lands first; the writer's newer version replaces it.

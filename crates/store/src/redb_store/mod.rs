@@ -37,8 +37,8 @@ use crate::store::{JobStore, ListFilter, Page, StoreError, rules};
 ///   jobs by state and by tenant, and per-state counts, so no operation scans the whole file
 ///   except a `list` filtered only by name or time.
 ///
-/// Methods must be called within a tokio runtime. Dropping the last handle commits what is queued
-/// and closes the file.
+/// Methods must be called within a tokio runtime. Dropping the last handle blocks until what is
+/// queued has committed, then closes the file (a read abandoned mid-flight holds it until it ends).
 ///
 /// ```
 /// use std::time::Duration;
@@ -499,7 +499,8 @@ impl JobStore for RedbStore {
 
     async fn rescue_expired(&self, now: SystemTime) -> Result<Vec<Job>, StoreError> {
         self.write(move |tables| {
-            let ids = tables.expired(now)?;
+            let mut ids = tables.expired(now)?;
+            ids.sort_unstable(); // in id order, as every adapter returns them
             ids.into_iter()
                 .map(|id| tables.update(id, move |job, _| rules::rescue(job, now)))
                 .collect()
