@@ -143,10 +143,6 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl JobStore for MemoryStore {
-    async fn insert(&self, job: NewJob) -> Result<Job, StoreError> {
-        Ok(self.insert_batch(vec![job]).await?.remove(0))
-    }
-
     async fn insert_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, StoreError> {
         let now = self.now();
         let jobs: Vec<Job> = jobs.into_iter().map(|j| j.into_job(now)).collect();
@@ -205,6 +201,7 @@ impl JobStore for MemoryStore {
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
         let now = self.now();
+        let worker: Arc<str> = worker.into();
         let mut inner = self.lock();
         inner.promote(now);
         let mut claimed = Vec::with_capacity(max.min(inner.ready.len()));
@@ -213,7 +210,7 @@ impl JobStore for MemoryStore {
                 break;
             };
             let job = inner.job_mut(id)?;
-            rules::claim(job, worker, now, lease);
+            rules::claim(job, &worker, now, lease);
             claimed.push(job.clone());
         }
         Ok(claimed)

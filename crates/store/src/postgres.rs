@@ -453,10 +453,6 @@ impl Conditions {
 }
 
 impl JobStore for PostgresStore {
-    async fn insert(&self, job: NewJob) -> Result<Job, StoreError> {
-        Ok(self.insert_batch(vec![job]).await?.remove(0))
-    }
-
     async fn insert_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, StoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());

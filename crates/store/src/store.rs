@@ -89,7 +89,11 @@ impl Page {
 /// `Failed` and its `run_at` has passed.
 pub trait JobStore: Send + Sync {
     /// Stores a new job (`Scheduled` if its `run_at` is in the future, `Available` otherwise).
-    fn insert(&self, job: NewJob) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    ///
+    /// The default is a batch of one.
+    fn insert(&self, job: NewJob) -> impl Future<Output = Result<Job, StoreError>> + Send {
+        async move { Ok(self.insert_batch(vec![job]).await?.remove(0)) }
+    }
 
     /// Stores several jobs atomically: all or none.
     fn insert_batch(
@@ -173,6 +177,8 @@ pub trait JobStore: Send + Sync {
 /// The transitions every adapter applies, so that they agree by construction.
 pub(crate) mod rules {
     use super::*;
+    use std::sync::Arc;
+
     use crate::job::Lease;
 
     fn conflict(job: &Job, reason: impl Into<String>) -> StoreError {
@@ -199,12 +205,12 @@ pub(crate) mod rules {
         Ok(())
     }
 
-    pub(crate) fn claim(job: &mut Job, worker: &str, now: SystemTime, lease: Duration) {
+    pub(crate) fn claim(job: &mut Job, worker: &Arc<str>, now: SystemTime, lease: Duration) {
         job.state = JobState::Running;
         job.attempt += 1;
         job.started_at = Some(now);
         job.lease = Some(Lease {
-            worker: worker.into(),
+            worker: Arc::clone(worker),
             until: crate::job::later(now, lease),
         });
     }

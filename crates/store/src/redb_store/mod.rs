@@ -377,10 +377,6 @@ fn list_in(
 }
 
 impl JobStore for RedbStore {
-    async fn insert(&self, job: NewJob) -> Result<Job, StoreError> {
-        Ok(self.insert_batch(vec![job]).await?.remove(0))
-    }
-
     async fn insert_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, StoreError> {
         self.write(move |tables| {
             let now = tables.now;

@@ -73,8 +73,12 @@ pub(super) fn state_of(code: u8) -> Result<JobState, StoreError> {
         .ok_or_else(|| StoreError::Codec(format!("unknown job state code {code}")))
 }
 
-pub(super) fn encode(job: &Job) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(job).map_err(|e| StoreError::Codec(format!("job {}: {e}", job.id)))
+/// Encodes `job` into `buffer`, replacing what it held.
+fn encode(job: &Job, buffer: &mut Vec<u8>) -> Result<(), StoreError> {
+    buffer.clear();
+    *buffer = postcard::to_extend(job, std::mem::take(buffer))
+        .map_err(|e| StoreError::Codec(format!("job {}: {e}", job.id)))?;
+    Ok(())
 }
 
 pub(super) fn decode(key: u128, bytes: &[u8]) -> Result<Job, StoreError> {
@@ -143,6 +147,8 @@ pub(super) struct Tables<'txn> {
     count_deltas: [i64; JobState::ALL.len()],
     /// Every job written, in order, for the cache once the transaction commits.
     pub(super) changed: Vec<Job>,
+    /// Reused by every job this transaction encodes.
+    buffer: Vec<u8>,
 }
 
 /// Where a job sits in the claim indexes.
@@ -176,6 +182,7 @@ impl<'txn> Tables<'txn> {
                 .map_err(at("open the counts table"))?,
             count_deltas: [0; JobState::ALL.len()],
             changed: Vec::new(),
+            buffer: Vec::new(),
         })
     }
 
@@ -186,8 +193,9 @@ impl<'txn> Tables<'txn> {
     /// Stores `job`, replacing `old` (its previous version, if any), and keeps every index in step.
     pub(super) fn put(&mut self, old: Option<&Job>, job: &Job) -> Result<(), StoreError> {
         let id = key(job.id);
+        encode(job, &mut self.buffer)?;
         self.jobs
-            .insert(id, encode(job)?.as_slice())
+            .insert(id, self.buffer.as_slice())
             .map_err(at("write a job"))?;
         if let Some(old) = old {
             self.unindex_claim(old)?;
