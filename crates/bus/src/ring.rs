@@ -95,6 +95,9 @@ pub(crate) struct Ring<E> {
     pub(crate) space: Event,
     /// Live `Topic` handles; the topic closes when the last one goes.
     pub(crate) handles: AtomicUsize,
+    /// Whether there is a subscriber or a pattern subscription; set under the write lock, read
+    /// without it by publishers that skip building events nobody would receive.
+    listened: AtomicBool,
 }
 
 // SAFETY: slots are written only under the write lock, and read only by subscribers after the
@@ -140,6 +143,7 @@ impl<E> Ring<E> {
             published: Event::new(),
             space: Event::new(),
             handles: AtomicUsize::new(0),
+            listened: AtomicBool::new(false),
         }
     }
 
@@ -172,6 +176,7 @@ impl<E> Ring<E> {
             delivered: AtomicU64::new(0),
         }));
         write.cursors.push(Arc::clone(&cursor));
+        self.update_listened(&write);
         (cursor, write.tail)
     }
 
@@ -181,6 +186,7 @@ impl<E> Ring<E> {
             write.cursors.swap_remove(at);
             write.retired_delivered += cursor.delivered.load(Ordering::Relaxed);
         }
+        self.update_listened(&write);
         drop(write);
         // A publisher blocked on this subscriber looks again.
         if self.config.overflow == Overflow::Block {
@@ -192,6 +198,17 @@ impl<E> Ring<E> {
         let mut write = lock(&self.write);
         write.forwards.retain(|f| f.is_live());
         write.forwards.push(forward);
+        self.update_listened(&write);
+    }
+
+    fn update_listened(&self, write: &WriteSide<E>) {
+        let listened = !write.cursors.is_empty() || !write.forwards.is_empty();
+        self.listened.store(listened, Ordering::Relaxed);
+    }
+
+    /// Whether a subscriber or pattern subscription exists; it may have just left.
+    pub(crate) fn is_listened(&self) -> bool {
+        self.listened.load(Ordering::Relaxed)
     }
 
     pub(crate) fn subscriber_count(&self) -> usize {
@@ -363,6 +380,7 @@ impl<E: Clone> Ring<E> {
             write
                 .forwards
                 .retain(|forward| forward.forward(&self.name, &event));
+            self.update_listened(write);
         }
         let slot = self.slot(seq);
         let old = slot.value.with_mut(|value| {

@@ -71,6 +71,14 @@ impl<E> Topic<E> {
         self.ring.subscriber_count()
     }
 
+    /// Whether anyone may receive an event published now: a subscriber, or a pattern
+    /// subscription matching this topic. One atomic load, for publishers that skip building an
+    /// event nobody would read; a subscriber that arrives right after a `false` misses that event,
+    /// as it would have anyway.
+    pub fn has_subscribers(&self) -> bool {
+        self.ring.is_listened()
+    }
+
     /// The topic's counters.
     pub fn stats(&self) -> TopicStats {
         self.ring.stats()

@@ -380,3 +380,33 @@ fn event_destructors_run_outside_the_lock() {
         }
     }
 }
+
+#[test]
+fn has_subscribers_follows_subscribers_and_pattern_subscriptions() {
+    let bus = EventBus::new();
+    let topic = bus
+        .topic::<u32>("hook.started", TopicConfig::default())
+        .unwrap();
+    assert!(!topic.has_subscribers());
+
+    let sub = topic.subscribe();
+    assert!(topic.has_subscribers());
+    drop(sub);
+    assert!(!topic.has_subscribers());
+
+    let pattern = bus
+        .subscribe_pattern::<u32>("hook.*", TopicConfig::new(16, Overflow::DropOldest))
+        .unwrap();
+    assert!(topic.has_subscribers(), "a matching pattern listens");
+    let later = bus
+        .topic::<u32>("hook.finished", TopicConfig::default())
+        .unwrap();
+    assert!(
+        later.has_subscribers(),
+        "and so it does on topics made after it"
+    );
+    drop(pattern);
+    // A dropped pattern subscription is noticed at the next publish, which it does not receive.
+    topic.try_publish(1).unwrap();
+    assert!(!topic.has_subscribers());
+}
