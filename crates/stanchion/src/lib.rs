@@ -14,12 +14,10 @@
 //! | `stanchion::bus` | `stanchion-bus` | `bus` | typed event bus: exact capacity, per-topic overflow policies, batching, sync and async subscribers, patterns |
 //! | `stanchion::cache` | `stanchion-cache` | `cache` | concurrent bounded cache: S3-FIFO policy, TTL/TTI, single-flight loads, invalidation, stats |
 //! | `stanchion::dag` | `stanchion-dag` | `dag` | pipeline DAG validation by Kahn's sort: every error named, levels, ready set |
+//! | `stanchion::hooks` | `stanchion-hooks` | `hooks` | hook registry and executor: priorities, waterfall and parallel runs, enforced timeouts, a breaker per hook, result cache, latency metrics, bus events |
 //! | `stanchion::queue` | `stanchion-queue` | `queue` | MPMC priority queue: levels, fairness, backpressure, close |
 //! | `stanchion::store` | `stanchion-store` | `store` | job storage: one `JobStore` contract with leases and attempt fencing; memory, redb and (feature `postgres` of `stanchion-store`) PostgreSQL adapters; conformance suite |
 //! | `stanchion::ring` | `stanchion-ring` | `ring` | lock-free log ring: overflow policies, batched flusher, file and writer sinks, tracing layer |
-//!
-//! The remaining building block (hooks) join this table,
-//! joins this table behind its feature and in `full` when it lands.
 //!
 //! # Features
 //!
@@ -30,6 +28,7 @@
 //! | `bus` | `stanchion::bus` |
 //! | `cache` | `stanchion::cache` |
 //! | `dag` | `stanchion::dag` (with its petgraph interop) |
+//! | `hooks` | `stanchion::hooks` |
 //! | `queue` | `stanchion::queue` |
 //! | `ring` | `stanchion::ring` (with its tracing layer) |
 //! | `store` | `stanchion::store` |
@@ -63,6 +62,9 @@ pub use stanchion_core as core;
 #[cfg(feature = "dag")]
 #[doc(inline)]
 pub use stanchion_dag as dag;
+#[cfg(feature = "hooks")]
+#[doc(inline)]
+pub use stanchion_hooks as hooks;
 #[cfg(feature = "queue")]
 #[doc(inline)]
 pub use stanchion_queue as queue;
@@ -89,6 +91,9 @@ pub mod prelude {
     #[cfg(feature = "dag")]
     #[doc(no_inline)]
     pub use crate::dag::{Dag, DagBuilder, ReadySet};
+    #[cfg(feature = "hooks")]
+    #[doc(no_inline)]
+    pub use crate::hooks::{Action, Hook, HookExecutor, HookOptions, HookRegistry, HookResult};
     #[cfg(feature = "queue")]
     #[doc(no_inline)]
     pub use crate::queue::{Priority, PriorityQueue};

@@ -65,6 +65,25 @@ fn cache_path() {
     assert_eq!(cache.stats().hits, 1);
 }
 
+#[cfg(feature = "hooks")]
+#[test]
+fn hooks_path() {
+    use stanchion::prelude::{Action, HookExecutor, HookOptions, HookRegistry};
+    let registry = HookRegistry::<u32>::new();
+    registry
+        .register_fn("p", |n| Ok(Action::Modify(n + 1)), HookOptions::new("inc"))
+        .unwrap();
+    let executor = HookExecutor::new(registry);
+    let waker = std::task::Waker::noop();
+    let run = std::pin::pin!(executor.run("p", 1));
+    let std::task::Poll::Ready(Ok(report)) = run.poll(&mut std::task::Context::from_waker(waker))
+    else {
+        panic!("a run of sync hooks completes at its first poll");
+    };
+    assert_eq!(report.context, 2);
+    let _: stanchion::hooks::RunStatus = report.status;
+}
+
 #[cfg(feature = "queue")]
 #[test]
 fn queue_path() {
