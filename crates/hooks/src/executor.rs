@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::join_all;
-use stanchion_breaker::{CircuitBreaker, Permit};
+use stanchion_breaker::Permit;
 use stanchion_cache::Cache;
 
 use crate::events::HookEvent;
@@ -375,6 +375,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
 
     /// Before a hook's body: the cache may answer for it, or its breaker refuse it; otherwise it
     /// runs, holding the breaker's permit.
+    #[inline(always)]
     fn admit<'e>(
         &self,
         point: &Point<C>,
@@ -393,20 +394,22 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 cached: true,
             });
         }
-        let permit = match hook.breaker.as_ref().map(CircuitBreaker::try_acquire) {
-            Some(Err(rejected)) => {
-                hook.recorder.rejections.increment();
-                let outcome = Outcome::Rejected(rejected);
-                self.publish(|| failed_event(point, hook, &outcome));
-                return Admission::Answered(Called {
-                    outcome,
-                    modified: None,
-                    elapsed: Duration::ZERO,
-                    cached: false,
-                });
-            }
-            Some(Ok(permit)) => Some(permit),
+        let permit = match &hook.breaker {
             None => None,
+            Some(breaker) => match breaker.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(rejected) => {
+                    hook.recorder.rejections.increment();
+                    let outcome = Outcome::Rejected(rejected);
+                    self.publish(|| failed_event(point, hook, &outcome));
+                    return Admission::Answered(Called {
+                        outcome,
+                        modified: None,
+                        elapsed: Duration::ZERO,
+                        cached: false,
+                    });
+                }
+            },
         };
         self.publish(|| HookEvent::Started {
             point: point.name.clone(),
@@ -417,6 +420,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
 
     /// After a hook's body: judge how it ended, settle its permit, cache its action, record its
     /// metrics and tell the bus.
+    #[inline(always)]
     fn finish(
         &self,
         point: &Point<C>,
