@@ -73,3 +73,14 @@ mod model {
         }
     }
 }
+
+/// Wakes `count` listeners on top of those already notified that have not woken yet: what a
+/// producer that just added `count` items must do. `event.notify(n)` alone counts those pending
+/// listeners, so two items pushed back to back could wake a single consumer while another sleeps.
+/// (The loom model wakes every listener on each notification.)
+pub fn notify_additional(event: &Event, count: usize) {
+    #[cfg(not(stanchion_loom))]
+    event.notify(event_listener::IntoNotification::additional(count));
+    #[cfg(stanchion_loom)]
+    event.notify(count);
+}

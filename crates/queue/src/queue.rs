@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::Backoff;
 use stanchion_core::{CachePadded, Counter};
 
-use crate::sync::{AtomicU64, AtomicUsize, Event, Fifo, Listener, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Event, Fifo, Listener, Ordering, notify_additional};
 use crate::{ConfigError, PopError, Priority, PushError};
 
 /// The most levels a queue may have.
@@ -277,7 +277,7 @@ impl<T> PriorityQueue<T> {
         }
         let before = self.inner.state.0.fetch_sub(count, Ordering::AcqRel);
         if self.inner.capacity != usize::MAX {
-            self.inner.not_full.notify(count);
+            notify_additional(&self.inner.not_full, count);
         }
         if before & CLOSED != 0 {
             self.inner.not_empty.notify(usize::MAX);
@@ -311,7 +311,7 @@ impl<T> PriorityQueue<T> {
         level.fifo.push(item);
         self.mark_nonempty(priority.level());
         level.pushed.increment();
-        self.inner.not_empty.notify(1);
+        notify_additional(&self.inner.not_empty, 1);
         Ok(())
     }
 
@@ -333,7 +333,7 @@ impl<T> PriorityQueue<T> {
         }
         self.mark_nonempty(priority.level());
         level.pushed.add(granted as u64);
-        self.inner.not_empty.notify(granted);
+        notify_additional(&self.inner.not_empty, granted);
         granted
     }
 

@@ -12,7 +12,7 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(stanchion_loom))]
 pub(crate) use crossbeam_queue::SegQueue as Fifo;
 
-pub(crate) use stanchion_core::event::{Event, Listener};
+pub(crate) use stanchion_core::event::{Event, Listener, notify_additional};
 
 #[cfg(stanchion_loom)]
 #[derive(Debug, Default)]

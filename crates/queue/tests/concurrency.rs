@@ -220,3 +220,34 @@ fn public_types_are_send_and_sync() {
     check::<PriorityQueue<String>>();
     check::<PushError<String>>();
 }
+
+/// Two items pushed back to back must wake two sleeping consumers, even when the first one woken
+/// has not run yet: each consumer here holds its item until the other has one too.
+#[test]
+fn back_to_back_pushes_wake_as_many_sleeping_consumers() {
+    for round in 0..50 {
+        let queue = PriorityQueue::<u32>::new();
+        let (got, took) = std::sync::mpsc::channel();
+        let release = Arc::new(Barrier::new(3));
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (queue, got, release) = (queue.clone(), got.clone(), Arc::clone(&release));
+                thread::spawn(move || {
+                    let (item, _) = queue.pop().unwrap();
+                    got.send(item).unwrap();
+                    release.wait();
+                })
+            })
+            .collect();
+        // Let both consumers go to sleep in `pop`.
+        thread::sleep(Duration::from_millis(5));
+        queue.try_push(1, Priority::Normal).unwrap();
+        queue.try_push(2, Priority::Normal).unwrap();
+        for _ in 0..2 {
+            took.recv_timeout(Duration::from_secs(2))
+                .unwrap_or_else(|_| panic!("round {round}: an item waited while a consumer slept"));
+        }
+        release.wait();
+        consumers.into_iter().for_each(|c| c.join().unwrap());
+    }
+}
