@@ -46,9 +46,14 @@ pub struct Cache<K, V> {
 /// A shard behind its own lock, on cache lines of its own.
 type LockedShard<K, V> = CachePadded<Mutex<Shard<K, V>>>;
 
+/// Where the bits that pick a shard start in a key's hash: above those hashbrown uses to place an
+/// entry in a shard of any realistic size, below the seven it tags entries with.
+const SHARD_BITS: u32 = 32;
+
 pub(crate) struct Inner<K, V> {
     shards: Box<[LockedShard<K, V>]>,
-    shard_shift: u32,
+    /// `shards - 1`: the shard is the hash's bits from `SHARD_BITS` up, masked.
+    shard_mask: usize,
     hasher: foldhash::fast::RandomState,
     /// The heaviest entry a shard can hold.
     entry_limit: u64,
@@ -138,7 +143,7 @@ where
         Self {
             inner: Arc::new(Inner {
                 shards: built.into_boxed_slice(),
-                shard_shift: 64 - config.shards.trailing_zeros(),
+                shard_mask: config.shards - 1,
                 hasher: foldhash::fast::RandomState::default(),
                 entry_limit: shard_capacity,
                 weigher: config.weigher,
@@ -157,9 +162,11 @@ where
     }
 
     fn shard_index(&self, hash: u64) -> usize {
-        // The top bits pick the shard: hashbrown indexes by the low bits and tags by bits 57..64,
-        // and the sketch mixes the whole hash.
-        hash.checked_shr(self.inner.shard_shift).unwrap_or(0) as usize
+        // Middle bits pick the shard. hashbrown places an entry by the hash's low bits and tags it
+        // with the top seven, comparing the key only on a tag match: taking the shard from the
+        // top bits would leave fewer distinct tags within a shard, and every false tag match
+        // costs a cache miss on the entry.
+        (hash >> SHARD_BITS) as usize & self.inner.shard_mask
     }
 
     fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {

@@ -77,8 +77,13 @@ struct Entry<K, V> {
     value: V,
     hash: u64,
     weight: u32,
+    /// CLOCK credit: reads add one, up to `MAX_FREQUENCY`; each pass of the hand spends one.
     frequency: u8,
     in_main: bool,
+    /// Reads the sketch has not been told about yet. A read only bumps this (the entry's cache line
+    /// is already loaded); the sketch hears of them when the entry's credit is spent or it leaves,
+    /// so it is current whenever it is asked about an entry with no credit left.
+    unrecorded_reads: u16,
     /// Time-to-live deadline, or `NEVER`.
     deadline: u64,
     /// Last read or write, for time to idle.
@@ -201,7 +206,6 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.sketch.increment(hash);
         let Some(index) = self.find(hash, key) else {
             self.stats.misses += 1;
             return None;
@@ -219,6 +223,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         self.stats.hits += 1;
         let entry = self.entry_mut(index);
         entry.frequency = (entry.frequency + 1).min(MAX_FREQUENCY);
+        entry.unrecorded_reads = entry.unrecorded_reads.saturating_add(1);
         Some(entry.value.clone())
     }
 
@@ -285,6 +290,10 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             return;
         }
 
+        // A miss is counted when its key is inserted rather than when the read misses: the reads
+        // that find nothing stay off the sketch's cache line, and a read-through cache inserts
+        // after each miss anyway.
+        self.sketch.add(hash, 1);
         let entry = Entry {
             key,
             value,
@@ -292,6 +301,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             weight,
             frequency: 0,
             in_main: false,
+            unrecorded_reads: 0,
             deadline,
             touched,
         };
@@ -373,6 +383,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
                 }
                 Some(entry) if entry.frequency > 0 => {
                     entry.frequency -= 1;
+                    self.record_reads(index);
                     self.main.rotate_left(1);
                 }
                 Some(_) => return Some(index),
@@ -418,6 +429,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             if self.can_expire(entry) && self.is_expired(entry, now.nanos()) {
                 self.remove_at(index, RemovalCause::Expired, removed);
             } else if frequency > 0 {
+                self.record_reads(index);
                 let entry = self.entry_mut(index);
                 entry.frequency = 0;
                 entry.in_main = true;
@@ -472,6 +484,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     }
 
     fn take_at(&mut self, index: u32, cause: RemovalCause) -> (K, V) {
+        self.record_reads(index);
         let slot = &mut self.slots[index as usize];
         let entry = slot.entry.take().expect("indexed slots hold entries");
         slot.generation = slot.generation.wrapping_add(1);
@@ -488,6 +501,15 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         *queue_weight -= u64::from(entry.weight);
         self.stats.count_removal(cause);
         (entry.key, entry.value)
+    }
+
+    /// Tells the sketch about the reads of the entry at `index` it has not heard of.
+    fn record_reads(&mut self, index: u32) {
+        let entry = self.entry_mut(index);
+        let (hash, reads) = (entry.hash, std::mem::take(&mut entry.unrecorded_reads));
+        if reads > 0 {
+            self.sketch.add(hash, reads);
+        }
     }
 
     /// Drops stale positions once they outnumber live ones, so removals without evictions cannot

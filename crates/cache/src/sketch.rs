@@ -47,18 +47,18 @@ impl FrequencySketch {
             .unwrap_or(0)
     }
 
-    /// Counts one access to `hash` (conservative update: only the smallest counters grow).
-    pub(crate) fn increment(&mut self, hash: u64) {
-        let least = self.estimate(hash);
-        if least < 15 {
-            for row in 0..4 {
-                let (word, shift) = self.slot(hash, row);
-                if (self.table[word] >> shift) & 15 == u64::from(least) {
-                    self.table[word] += 1 << shift;
-                }
+    /// Counts `accesses` accesses to `hash`. Conservative update: each of its counters rises to
+    /// the smallest one plus `accesses` (at most 15), so keys sharing a counter inflate it less.
+    pub(crate) fn add(&mut self, hash: u64, accesses: u16) {
+        let target = (u64::from(self.estimate(hash)) + u64::from(accesses)).min(15);
+        for row in 0..4 {
+            let (word, shift) = self.slot(hash, row);
+            let counter = (self.table[word] >> shift) & 15;
+            if counter < target {
+                self.table[word] += (target - counter) << shift;
             }
         }
-        self.additions += 1;
+        self.additions += u64::from(accesses);
         if self.additions >= self.sample_size {
             self.halve();
         }
@@ -80,12 +80,14 @@ mod tests {
     fn counts_saturate_and_fade() {
         let mut sketch = FrequencySketch::new(64);
         for _ in 0..20 {
-            sketch.increment(42);
+            sketch.add(42, 1);
         }
+        sketch.add(7, 3);
+        assert_eq!(sketch.estimate(7), 3);
         assert_eq!(sketch.estimate(42), 15);
-        assert_eq!(sketch.estimate(7), 0);
         sketch.halve();
         assert_eq!(sketch.estimate(42), 7);
+        assert_eq!(sketch.estimate(7), 1);
     }
 
     #[test]
@@ -93,9 +95,9 @@ mod tests {
         let mut sketch = FrequencySketch::new(1024);
         for round in 0..5u64 {
             for key in 0..512u64 {
-                sketch.increment(key.wrapping_mul(0x2545_F491_4F6C_DD1D));
+                sketch.add(key.wrapping_mul(0x2545_F491_4F6C_DD1D), 1);
                 if round == 0 {
-                    sketch.increment(1_000_000 + key);
+                    sketch.add(1_000_000 + key, 1);
                 }
             }
         }
