@@ -66,18 +66,23 @@ impl<C: Clone + Send + Sync + 'static> ExecutorBuilder<C> {
     ///
     /// # Errors
     ///
-    /// [`stanchion_cache::ConfigError`] when the cache capacity is zero and the registry has a
-    /// digest (so hooks may cache).
-    pub fn build(self) -> Result<HookExecutor<C>, stanchion_cache::ConfigError> {
-        let cache = match self.registry.digest() {
-            Some(_) => Some(
-                Cache::builder()
-                    .max_capacity(self.cache_capacity)
-                    .clock(std::sync::Arc::clone(self.registry.clock()))
-                    .build()?,
-            ),
-            None => None,
-        };
+    /// [`ConfigError`] naming `cache_capacity` when it is zero.
+    pub fn build(self) -> Result<HookExecutor<C>, ConfigError> {
+        if self.cache_capacity == 0 {
+            return Err(ConfigError {
+                field: "cache_capacity",
+                value: "0".into(),
+                expected: "at least 1",
+            });
+        }
+        // Only a registry with a digest can have caching hooks.
+        let cache = self.registry.digest().map(|_| {
+            Cache::builder()
+                .max_capacity(self.cache_capacity)
+                .clock(std::sync::Arc::clone(self.registry.clock()))
+                .build()
+                .expect("a cache of a positive capacity is valid")
+        });
         Ok(HookExecutor {
             registry: self.registry,
             cache,
@@ -85,6 +90,19 @@ impl<C: Clone + Send + Sync + 'static> ExecutorBuilder<C> {
             rejection_fails_run: self.rejection_fails_run,
         })
     }
+}
+
+/// An executor configuration that cannot work, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid executor configuration: {field} is {value}, expected {expected}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The builder method whose value is wrong.
+    pub field: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What would have been accepted.
+    pub expected: &'static str,
 }
 
 /// Runs the hooks of a point. Cheap to share by reference; build one per policy.
@@ -201,20 +219,27 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 reason,
             });
         }
-        let started = self.registry.clock().now();
         let mut report = RunReport {
             context: ctx,
             hooks: Vec::with_capacity(point.hooks.len()),
             status: RunStatus::Completed,
             elapsed: Duration::ZERO,
         };
-        if self.registry.is_enabled() {
-            let finished = match point.config.mode {
-                Mode::Sequential => self.waterfall(&point, &mut report, started).await,
-                Mode::Parallel => self.parallel(&point, &mut report).await,
-            };
-            report.elapsed = finished.saturating_duration_since(started);
+        if !self.registry.is_enabled() {
+            return Ok(report);
         }
+        let clock = self.registry.clock();
+        let started = clock.now();
+        let finished = match point.config.mode {
+            Mode::Sequential => self.waterfall(&point, &mut report, started).await,
+            Mode::Parallel => {
+                self.parallel(&point, &mut report).await;
+                None
+            }
+        };
+        report.elapsed = finished
+            .unwrap_or_else(|| clock.now())
+            .saturating_duration_since(started);
         point.recorder.latency.record(report.elapsed);
         match report.status {
             RunStatus::Completed => {}
@@ -225,19 +250,24 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
     }
 
     /// Each hook sees the previous one's modification; a cancel, or a failure under
-    /// [`FailurePolicy::Bail`], stops the run. Returns when the last hook body finished.
+    /// [`FailurePolicy::Bail`], stops the run. Returns the last clock reading if it was taken at
+    /// the end of the run, so the run's time needs no reading of its own.
     ///
-    /// The clock is read once per hook body, at its end: a hook's time runs from the previous
-    /// reading, so it includes the executor's own bookkeeping for that hook (tens of
-    /// nanoseconds), which saves a clock read per hook.
+    /// The clock is read once per hook body, at its end, and a hook's time runs from the previous
+    /// reading: between two plain hooks only the executor's bookkeeping (breaker, counters,
+    /// report) comes between, a few tens of nanoseconds, and this saves a reading per hook.
+    /// Anything slower since the last reading (a digest, a cache lookup or insert, events, a
+    /// cached or rejected hook) makes the executor read the clock again just before the body.
     async fn waterfall(
         &self,
         point: &Point<C>,
         report: &mut RunReport<C>,
         started: Instant,
-    ) -> Instant {
+    ) -> Option<Instant> {
         let clock = self.registry.clock();
         let mut mark = started;
+        // Whether nothing but bookkeeping happened since `mark` was read.
+        let mut fresh = true;
         // The context's digest, computed when a caching hook first needs it.
         let mut digest = None;
         for hook in point.hooks.iter() {
@@ -246,8 +276,15 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
             }
             let key = self.cache_key(hook, &report.context, &mut digest);
             let called = match self.admit(point, hook, key) {
-                Admission::Answered(called) => called,
+                Admission::Answered(called) => {
+                    fresh = false;
+                    called
+                }
                 Admission::Run(permit) => {
+                    let quiet = key.is_none() && !self.listened();
+                    if !(fresh && quiet) {
+                        mark = clock.now();
+                    }
                     let ended = match &hook.callable {
                         Callable::Sync(f) => run_sync(f, &report.context),
                         Callable::Async(h) => run_async(hook, &**h, &report.context).await,
@@ -255,6 +292,8 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                     let now = clock.now();
                     let elapsed = now.saturating_duration_since(mark);
                     mark = now;
+                    // `finish` inserts into the cache and publishes only for such hooks.
+                    fresh = quiet;
                     self.finish(point, hook, key, permit, ended, elapsed)
                 }
             };
@@ -273,12 +312,12 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 break;
             }
         }
-        mark
+        fresh.then_some(mark)
     }
 
     /// Every enabled hook on the same input at once; outcomes and modifications are taken in
-    /// priority order, whatever order the hooks finished in. Returns when the last one finished.
-    async fn parallel(&self, point: &Point<C>, report: &mut RunReport<C>) -> Instant {
+    /// priority order, whatever order the hooks finished in.
+    async fn parallel(&self, point: &Point<C>, report: &mut RunReport<C>) {
         let hooks: Vec<_> = point
             .hooks
             .iter()
@@ -296,7 +335,6 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 .map(|(hook, key)| self.call(point, hook, &report.context, key)),
         )
         .await;
-        let finished = self.registry.clock().now();
         let mut modifications = Vec::new();
         for (hook, called) in hooks.iter().zip(calls) {
             self.judge(hook, &called.outcome, &mut report.status);
@@ -316,18 +354,21 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 }
             }
         }
-        finished
     }
 
-    /// Folds `outcome` into the run's status; returns whether the run stops here.
+    /// Folds `outcome` into the run's status; returns whether the run stops here. The first
+    /// cancel in priority order decides the status (in parallel mode later ones also ran).
+    #[inline]
     fn judge(&self, hook: &Entry<C>, outcome: &Outcome, status: &mut RunStatus) -> bool {
         let failed = match outcome {
             Outcome::Continued | Outcome::Modified => false,
             Outcome::Cancelled(reason) => {
-                *status = RunStatus::Cancelled {
-                    by: hook.name.clone(),
-                    reason: reason.clone(),
-                };
+                if !matches!(status, RunStatus::Cancelled { .. }) {
+                    *status = RunStatus::Cancelled {
+                        by: hook.name.clone(),
+                        reason: reason.clone(),
+                    };
+                }
                 return true;
             }
             Outcome::Failed(_) | Outcome::TimedOut(_) => true,
@@ -430,6 +471,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
         ended: Ended<C>,
         elapsed: Duration,
     ) -> Called<C> {
+        let mut elapsed = elapsed;
         let (outcome, modified) = match ended {
             // A sync hook cannot be interrupted: one that overran has its result discarded.
             Ended::Returned(_)
@@ -446,7 +488,12 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
             }
             Ended::Returned(Err(error)) => (Outcome::Failed(error), None),
             Ended::Panicked(payload) => (Outcome::Failed(panic_error(&*payload)), None),
-            Ended::TimedOut(limit) => (Outcome::TimedOut(limit), None),
+            Ended::TimedOut(limit) => {
+                // The timer that fired is Tokio's; the registry's clock may not have moved as
+                // far (a manual clock, paused time). The hook took its whole allowance.
+                elapsed = elapsed.max(limit);
+                (Outcome::TimedOut(limit), None)
+            }
         };
 
         let recorder = &hook.recorder;
@@ -461,13 +508,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
             _ => {}
         }
         let success = outcome.is_success();
-        if let Some(permit) = permit {
-            if success {
-                permit.success();
-            } else {
-                permit.failure();
-            }
-        }
+        // Told before the breaker hears of it, so a transition it causes comes after on the bus.
         if success {
             self.publish(|| HookEvent::Finished {
                 point: point.name.clone(),
@@ -477,6 +518,13 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
         } else {
             self.publish(|| failed_event(point, hook, &outcome));
         }
+        if let Some(permit) = permit {
+            if success {
+                permit.success();
+            } else {
+                permit.failure();
+            }
+        }
         Called {
             outcome,
             modified,
@@ -485,11 +533,19 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
         }
     }
 
+    /// Whether events are published now.
+    #[inline]
+    fn listened(&self) -> bool {
+        self.registry
+            .events()
+            .is_some_and(|topic| topic.has_subscribers())
+    }
+
     /// Publishes the event `make` builds, if anyone listens; never waits.
     #[inline]
     fn publish(&self, make: impl FnOnce() -> HookEvent) {
-        if let Some(topic) = self.registry.events()
-            && topic.has_subscribers()
+        if self.listened()
+            && let Some(topic) = self.registry.events()
         {
             let _ = topic.try_publish(make());
         }

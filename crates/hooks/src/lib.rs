@@ -80,7 +80,7 @@ mod registry;
 mod report;
 
 pub use events::HookEvent;
-pub use executor::{ExecutorBuilder, FailurePolicy, HookExecutor};
+pub use executor::{ConfigError, ExecutorBuilder, FailurePolicy, HookExecutor};
 pub use hook::{Action, Hook, HookError, HookResult};
 pub use metrics::{HookMetrics, Latency, PointMetrics};
 pub use options::{HookOptions, Mode, PointConfig};

@@ -203,14 +203,30 @@ impl PointRecorder {
         }
     }
 
-    pub(crate) fn snapshot(&self, point: &std::sync::Arc<str>) -> PointMetrics {
-        PointMetrics {
+    /// The point's metrics, with the totals of `hooks`, the hooks registered on it now.
+    pub(crate) fn snapshot<'h>(
+        &self,
+        point: &std::sync::Arc<str>,
+        hooks: impl Iterator<Item = &'h HookRecorder>,
+    ) -> PointMetrics {
+        let mut metrics = PointMetrics {
             point: point.clone(),
             latency: self.latency.snapshot(),
             cancelled: self.cancelled.get(),
             failed: self.failed.get(),
             invalid: self.invalid.get(),
+            hook_failures: 0,
+            hook_timeouts: 0,
+            hook_rejections: 0,
+            hook_threshold_violations: 0,
+        };
+        for hook in hooks {
+            metrics.hook_failures += hook.failures.get();
+            metrics.hook_timeouts += hook.timeouts.get();
+            metrics.hook_rejections += hook.rejections.get();
+            metrics.hook_threshold_violations += hook.threshold_violations.get();
         }
+        metrics
     }
 }
 
@@ -220,7 +236,8 @@ impl PointRecorder {
 pub struct PointMetrics {
     /// The point.
     pub point: std::sync::Arc<str>,
-    /// Runs that passed validation, and how long each took with all its hooks.
+    /// Runs that passed validation while the registry was enabled, and how long each took with
+    /// all its hooks.
     pub latency: Latency,
     /// Runs a hook cancelled.
     pub cancelled: u64,
@@ -228,6 +245,14 @@ pub struct PointMetrics {
     pub failed: u64,
     /// Runs whose input the point's validator refused.
     pub invalid: u64,
+    /// Failures of the hooks registered now (an unregistered hook's counts leave with it).
+    pub hook_failures: u64,
+    /// Timeouts of the hooks registered now.
+    pub hook_timeouts: u64,
+    /// Breaker rejections of the hooks registered now.
+    pub hook_rejections: u64,
+    /// Threshold violations of the hooks registered now.
+    pub hook_threshold_violations: u64,
 }
 
 #[cfg(test)]

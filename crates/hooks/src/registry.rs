@@ -47,6 +47,14 @@ pub enum RegisterError {
         /// The hook.
         name: Arc<str>,
     },
+    /// A zero cache TTL would cache nothing.
+    #[error("hook {name:?} on point {point:?}: the cache TTL must be above zero")]
+    ZeroCacheTtl {
+        /// The point.
+        point: Arc<str>,
+        /// The hook.
+        name: Arc<str>,
+    },
     /// The breaker configuration is invalid.
     #[error("hook {name:?} on point {point:?}: breaker: {source}")]
     Breaker {
@@ -311,6 +319,9 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
         if options.timeout == Some(Duration::ZERO) {
             return Err(RegisterError::ZeroTimeout { point, name });
         }
+        if options.cache_ttl == Some(Duration::ZERO) {
+            return Err(RegisterError::ZeroCacheTtl { point, name });
+        }
         if options.cache_ttl.is_some() && self.inner.digest.is_none() {
             return Err(RegisterError::NoDigest { point, name });
         }
@@ -328,6 +339,22 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
                 name: name.clone(),
                 source,
             })?;
+        // Bridged before the hook is published, so no transition can happen unseen.
+        if let (Some(breaker), Some(topic)) = (&breaker, &self.inner.events) {
+            let (topic, point, hook) = (topic.clone(), point.clone(), name.clone());
+            breaker.on_event(move |event| {
+                if let &BreakerEvent::StateTransition { from, to } = event
+                    && topic.has_subscribers()
+                {
+                    let _ = topic.try_publish(HookEvent::Breaker {
+                        point: point.clone(),
+                        hook: hook.clone(),
+                        from,
+                        to,
+                    });
+                }
+            });
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(Entry {
             id,
@@ -352,24 +379,9 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
             let mut hooks = current.hooks.to_vec();
             // After every hook of a lower or equal priority: ties run in registration order.
             let at = hooks.partition_point(|hook| hook.priority <= entry.priority);
-            hooks.insert(at, Arc::clone(&entry));
-            Ok(current.with_hooks(hooks))
+            hooks.insert(at, entry);
+            Ok(Some(current.with_hooks(hooks)))
         })?;
-        if let (Some(breaker), Some(topic)) = (&entry.breaker, &self.inner.events) {
-            let (topic, point, hook) = (topic.clone(), point.clone(), name.clone());
-            breaker.on_event(move |event| {
-                if let &BreakerEvent::StateTransition { from, to } = event
-                    && topic.has_subscribers()
-                {
-                    let _ = topic.try_publish(HookEvent::Breaker {
-                        point: point.clone(),
-                        hook: hook.clone(),
-                        from,
-                        to,
-                    });
-                }
-            });
-        }
         Ok(HookHandle {
             registry: Arc::downgrade(&self.inner),
             point,
@@ -381,10 +393,10 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
     /// Sets how `point` runs (mode, validator, merge), creating it if it has no hooks yet.
     pub fn configure_point(&self, point: &str, config: PointConfig<C>) {
         let _ = self.update::<()>(point, |current| {
-            Ok(Point {
+            Ok(Some(Point {
                 config,
                 ..current.with_hooks(current.hooks.to_vec())
-            })
+            }))
         });
     }
 
@@ -404,17 +416,17 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
                 .cloned()
                 .collect();
             found = hooks.len() < current.hooks.len();
-            Ok(current.with_hooks(hooks))
+            Ok(found.then(|| current.with_hooks(hooks)))
         });
         found
     }
 
-    /// Replaces `point` in a new snapshot with what `change` makes of it (an empty point when it
-    /// does not exist yet).
+    /// Replaces `point` in a new snapshot with what `change` makes of it (given an empty point
+    /// when it does not exist yet); `Ok(None)` leaves the snapshot as it is.
     fn update<E>(
         &self,
         point: &str,
-        change: impl FnOnce(&Point<C>) -> Result<Point<C>, E>,
+        change: impl FnOnce(&Point<C>) -> Result<Option<Point<C>>, E>,
     ) -> Result<(), E> {
         let _writing = lock(&self.inner.writes);
         let snapshot = self.inner.snapshot.load();
@@ -431,7 +443,9 @@ impl<C: Send + Sync + 'static> HookRegistry<C> {
                 &empty
             }
         };
-        let changed = change(current)?;
+        let Some(changed) = change(current)? else {
+            return Ok(());
+        };
         let mut points = snapshot.points.clone();
         points.insert(changed.name.clone(), Arc::new(changed));
         self.inner.snapshot.store(Arc::new(Snapshot { points }));
@@ -498,7 +512,8 @@ impl<C> HookRegistry<C> {
         names
     }
 
-    /// The breaker of a hook, to watch or steer it (force it open, reset it).
+    /// The breaker of a hook, to watch or steer it (force it open, reset it). With events on,
+    /// one of its listeners forwards transitions to the bus: `clear_listeners` removes that too.
     pub fn breaker(&self, point: &str, name: &str) -> Option<CircuitBreaker> {
         self.find(point, name, |hook| hook.breaker.clone())
             .flatten()
@@ -511,8 +526,10 @@ impl<C> HookRegistry<C> {
 
     /// A point's metrics.
     pub fn point_metrics(&self, point: &str) -> Option<PointMetrics> {
-        self.point(point)
-            .map(|point| point.recorder.snapshot(&point.name))
+        self.point(point).map(|point| {
+            let hooks = point.hooks.iter().map(|hook| &hook.recorder);
+            point.recorder.snapshot(&point.name, hooks)
+        })
     }
 
     /// Every hook's metrics, by point then run order.

@@ -90,8 +90,9 @@ pub struct RunReport<C> {
     /// The context after the run: the input with the modifications applied (in parallel mode, the
     /// input itself when the run was cancelled or failed).
     pub context: C,
-    /// Every hook that was called, in run order. Disabled hooks, and hooks after a cancel or a
-    /// bail, are not called and not listed.
+    /// Every enabled hook the run reached, in run order, including those answered from the cache
+    /// or refused by their breaker. Disabled hooks, and hooks after a cancel or a bail, are not
+    /// listed.
     pub hooks: Vec<HookRun>,
     /// How the run ended.
     pub status: RunStatus,

@@ -365,6 +365,14 @@ async fn an_async_hook_past_its_timeout_is_cancelled_and_counts_against_its_brea
     let metrics = registry.hook_metrics("p", "slow").unwrap();
     assert_eq!((metrics.timeouts, metrics.rejections), (2, 2));
     assert_eq!(metrics.latency.count, 2);
+    assert!(
+        metrics.latency.max >= Duration::from_millis(50),
+        "a timed-out call took its whole allowance: {:?}",
+        metrics.latency
+    );
+    let point = registry.point_metrics("p").unwrap();
+    assert_eq!((point.hook_timeouts, point.hook_rejections), (2, 2));
+    assert_eq!(point.failed, 3, "two timeouts and the strict rejection");
 }
 
 #[tokio::test]
@@ -398,6 +406,40 @@ async fn a_sync_hook_that_overran_has_its_result_discarded() {
     let metrics = registry.hook_metrics("p", "blocking").unwrap();
     assert_eq!(metrics.threshold_violations, 1);
     assert_eq!(metrics.latency.max, Duration::from_millis(30));
+}
+
+#[tokio::test]
+async fn a_hook_is_not_charged_for_the_digest_or_the_hooks_before_it() {
+    let clock = ManualClock::new();
+    let slow_digest = clock.clone();
+    let registry = HookRegistry::builder()
+        .clock(clock.clone())
+        .digest(move |_: &Trace| {
+            slow_digest.advance(Duration::from_millis(50));
+            1
+        })
+        .build();
+    let quick = |name| HookOptions {
+        timeout: Some(Duration::from_millis(10)),
+        ..HookOptions::new(name)
+    };
+    append(
+        &registry,
+        "p",
+        "cached",
+        HookOptions {
+            cache_ttl: Some(Duration::from_secs(60)),
+            ..quick("cached")
+        },
+    );
+    append(&registry, "p", "after", quick("after"));
+    let executor = HookExecutor::new(registry.clone());
+
+    for _ in 0..2 {
+        let report = executor.run("p", vec![]).await.unwrap();
+        assert!(report.is_success(), "{report:?}");
+        assert!(report.hooks.iter().all(|run| run.elapsed == Duration::ZERO));
+    }
 }
 
 #[tokio::test]
@@ -530,6 +572,94 @@ async fn errors_are_not_cached() {
 }
 
 #[tokio::test]
+async fn a_modification_changes_the_cache_key_of_later_hooks() {
+    let hasher = std::hash::RandomState::new();
+    let registry = HookRegistry::builder()
+        .digest(move |trace: &Trace| std::hash::BuildHasher::hash_one(&hasher, trace))
+        .build();
+    let caching = |name| HookOptions {
+        cache_ttl: Some(Duration::from_secs(60)),
+        ..HookOptions::new(name)
+    };
+    append(&registry, "p", "a", caching("a"));
+    append(&registry, "p", "b", caching("b"));
+    let executor = HookExecutor::new(registry.clone());
+
+    registry.set_hook_enabled("p", "a", false);
+    assert_eq!(executor.run("p", vec![]).await.unwrap().context, ["b"]);
+    registry.set_hook_enabled("p", "a", true);
+    let report = executor.run("p", vec![]).await.unwrap();
+    assert_eq!(
+        report.context,
+        ["a", "b"],
+        "b's input is a's output, not the run's input"
+    );
+    assert!(!report.hooks[1].cached);
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_runs_time_out_cache_and_name_the_first_cancel() {
+    let registry = HookRegistry::builder().digest(|_: &Trace| 7).build();
+    registry.configure_point("p", PointConfig::new().mode(Mode::Parallel));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let slow = Sleeper {
+        name: "slow",
+        sleep: Duration::from_secs(5),
+        finished: Arc::clone(&finished),
+    };
+    registry
+        .register(
+            "p",
+            slow,
+            HookOptions {
+                timeout: Some(Duration::from_millis(100)),
+                ..HookOptions::new("slow")
+            },
+        )
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    registry
+        .register_fn(
+            "p",
+            move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(Action::cancel("first"))
+            },
+            HookOptions {
+                cache_ttl: Some(Duration::from_secs(60)),
+                ..HookOptions::new("a")
+            },
+        )
+        .unwrap();
+    registry
+        .register_fn("p", |_| Ok(Action::cancel("second")), HookOptions::new("b"))
+        .unwrap();
+    let executor = HookExecutor::new(registry);
+
+    for round in 0..2 {
+        let started = tokio::time::Instant::now();
+        let report = executor.run("p", vec![]).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        assert_eq!(
+            report.hooks[0].outcome,
+            Outcome::TimedOut(Duration::from_millis(100))
+        );
+        assert_eq!(report.hooks[1].cached, round == 1);
+        assert_eq!(
+            report.status,
+            RunStatus::Cancelled {
+                by: "a".into(),
+                reason: "first".into()
+            },
+            "the first cancel in priority order decides"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(finished.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn disabled_hooks_and_a_disabled_registry_run_nothing() {
     let registry = HookRegistry::new();
     append(&registry, "p", "a", opts());
@@ -554,9 +684,53 @@ async fn disabled_hooks_and_a_disabled_registry_run_nothing() {
         ["off", "b"]
     );
 
+    let handle = registry
+        .register_fn("p", |_| Ok(Action::Continue), HookOptions::new("by-handle"))
+        .unwrap();
+    assert!(handle.set_enabled(false));
+    assert_eq!(
+        names(&executor.run("p", vec![]).await.unwrap()),
+        ["off", "b"]
+    );
+    assert!(handle.set_enabled(true));
+    assert_eq!(
+        names(&executor.run("p", vec![]).await.unwrap()),
+        ["off", "b", "by-handle"]
+    );
+
+    let runs = registry.point_metrics("p").unwrap().latency.count;
     registry.set_enabled(false);
     let report = executor.run("p", vec![]).await.unwrap();
     assert!(report.hooks.is_empty() && report.context.is_empty());
+    assert_eq!(
+        registry.point_metrics("p").unwrap().latency.count,
+        runs,
+        "a run with hooks off is not a run of the point"
+    );
+    assert!(handle.unregister());
+    assert!(!handle_of(&registry).set_enabled(true), "gone");
+}
+
+/// A handle to a hook that was never registered under it: registered, then removed.
+fn handle_of(registry: &HookRegistry<Trace>) -> stanchion_hooks::HookHandle<Trace> {
+    let handle = registry
+        .register_fn(
+            "p",
+            |_| Ok(Action::Continue),
+            HookOptions::new("short-lived"),
+        )
+        .unwrap();
+    registry.unregister("p", "short-lived");
+    handle
+}
+
+#[test]
+fn removing_from_a_missing_point_leaves_the_registry_as_it_was() {
+    let registry = HookRegistry::<Trace>::new();
+    assert!(!registry.unregister("ghost", "x"));
+    assert!(!registry.set_hook_enabled("ghost", "x", true));
+    assert!(registry.points().is_empty());
+    assert!(registry.point_metrics("ghost").is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -667,6 +841,13 @@ fn bad_options_are_refused_at_registration_naming_the_problem() {
         ),
         (
             HookOptions {
+                cache_ttl: Some(Duration::ZERO),
+                ..HookOptions::new("z")
+            },
+            r#"hook "z" on point "p": the cache TTL must be above zero"#,
+        ),
+        (
+            HookOptions {
                 cache_ttl: Some(Duration::from_secs(1)),
                 ..HookOptions::new("c")
             },
@@ -742,8 +923,8 @@ async fn events_reach_the_bus_only_while_someone_listens() {
             "started ok",
             "finished ok",
             "started bad",
-            "breaker bad: closed -> open",
             "failed bad: failed: boom",
+            "breaker bad: closed -> open",
         ]
     );
 }
@@ -756,8 +937,24 @@ fn registry_breaker_reset(executor: &HookExecutor<Trace>) {
 }
 
 #[test]
-fn runs_are_send_so_they_can_be_spawned() {
+fn runs_are_send_and_handles_are_shareable() {
     fn send<T: Send>(_: &T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<HookRegistry<Trace>>();
+    shared::<HookExecutor<Trace>>();
+    shared::<stanchion_hooks::HookHandle<Trace>>();
     let executor = HookExecutor::new(HookRegistry::<Trace>::new());
     send(&executor.run("p", vec![]));
+}
+
+#[test]
+fn a_zero_cache_capacity_is_refused_naming_it() {
+    let error = HookExecutor::builder(HookRegistry::<Trace>::new())
+        .cache_capacity(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid executor configuration: cache_capacity is 0, expected at least 1"
+    );
 }
