@@ -137,6 +137,36 @@ fn a_killed_run_resumes_where_it_stopped() {
     }
 }
 
+#[test]
+fn a_step_whose_command_was_fixed_starts_over_with_the_new_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fix.toml");
+    let state = dir.path().join("state");
+    let pipeline = |command: &str| {
+        format!(
+            "name = \"fix\"\n[[step]]\nname = \"only\"\ndepends_on = []\n\
+             command = 'echo {command} >> \"$PIPELINE_STATE/ran\"; {command}'\n"
+        )
+    };
+    std::fs::write(&file, pipeline("false")).unwrap();
+    assert!(
+        !run(&file, &state).status.success(),
+        "the broken command fails"
+    );
+
+    std::fs::write(&file, pipeline("true")).unwrap();
+    let output = run(&file, &state);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("only: the command changed; it starts over"),
+        "{stdout}"
+    );
+    let ran = ran(&state);
+    assert_eq!(ran.last().map(String::as_str), Some("true"), "{ran:?}");
+    assert_eq!(counts(&ran).get("true"), Some(&1), "{ran:?}");
+}
+
 /// Runs the example on `file` with its state in `state`, to the end.
 fn run(file: &Path, state: &Path) -> Output {
     Command::new(example())

@@ -105,6 +105,22 @@ async fn resume(
         }
     }
     interrupted.sort();
+    // A step whose command was edited since its job was made (the usual fix after a failure)
+    // starts over: its old job is cancelled, and a new one with the new command and a fresh
+    // count of runs is made below, when the step is ready.
+    for (node, step) in pipeline.steps.iter().enumerate() {
+        if let Some(job) = jobs.get(step.name.as_str())
+            && job.state != JobState::Succeeded
+            && *job.payload != *step.command.as_bytes()
+        {
+            runner.store.cancel(job.id).await?;
+            jobs.remove(step.name.as_str());
+            println!(
+                "{}: the command changed; it starts over",
+                dag.name(NodeIndex::new(node))
+            );
+        }
+    }
     let mut earlier = Vec::new();
     // In dependency order, so each step's dependencies are marked done before it.
     for &node in dag.topo_order() {
@@ -199,6 +215,12 @@ async fn queue_runnable(
     running: &mut HashMap<Arc<str>, Job>,
 ) -> anyhow::Result<()> {
     for job in runner.store.claim("pipeline", dag.len(), LEASE).await? {
+        if job.tenant.as_deref() != Some(pipeline.name.as_str()) {
+            bail!(
+                "the state directory holds jobs of pipeline {:?}: give each pipeline its own --state",
+                job.tenant.as_deref().unwrap_or("(none)")
+            );
+        }
         let node = dag
             .index_of(&job.name)
             .with_context(|| format!("job {} is for no step of this pipeline", job.name))?;
