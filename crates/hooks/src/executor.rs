@@ -5,12 +5,13 @@ use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::join_all;
 use stanchion_breaker::Permit;
 use stanchion_cache::Cache;
+use stanchion_core::Mark;
 
 use crate::events::HookEvent;
 use crate::hook::{Action, Callable, DynHook, HookError, HookResult, SyncFn};
@@ -229,7 +230,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
             return Ok(report);
         }
         let clock = self.registry.clock();
-        let started = clock.now();
+        let started = clock.mark();
         let finished = match point.config.mode {
             Mode::Sequential => self.waterfall(&point, &mut report, started).await,
             Mode::Parallel => {
@@ -237,9 +238,7 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 None
             }
         };
-        report.elapsed = finished
-            .unwrap_or_else(|| clock.now())
-            .saturating_duration_since(started);
+        report.elapsed = clock.span(started, finished.unwrap_or_else(|| clock.mark()));
         point.recorder.latency.record(report.elapsed);
         match report.status {
             RunStatus::Completed => {}
@@ -262,8 +261,8 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
         &self,
         point: &Point<C>,
         report: &mut RunReport<C>,
-        started: Instant,
-    ) -> Option<Instant> {
+        started: Mark,
+    ) -> Option<Mark> {
         let clock = self.registry.clock();
         let mut mark = started;
         // Whether nothing but bookkeeping happened since `mark` was read.
@@ -283,14 +282,14 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
                 Admission::Run(permit) => {
                     let quiet = key.is_none() && !self.listened();
                     if !(fresh && quiet) {
-                        mark = clock.now();
+                        mark = clock.mark();
                     }
                     let ended = match &hook.callable {
                         Callable::Sync(f) => run_sync(f, &report.context),
                         Callable::Async(h) => run_async(hook, &**h, &report.context).await,
                     };
-                    let now = clock.now();
-                    let elapsed = now.saturating_duration_since(mark);
+                    let now = clock.mark();
+                    let elapsed = clock.span(mark, now);
                     mark = now;
                     // `finish` inserts into the cache and publishes only for such hooks.
                     fresh = quiet;
@@ -405,12 +404,12 @@ impl<C: Clone + Send + Sync + 'static> HookExecutor<C> {
             Admission::Run(permit) => permit,
         };
         let clock = self.registry.clock();
-        let started = clock.now();
+        let started = clock.mark();
         let ended = match &hook.callable {
             Callable::Sync(f) => run_sync(f, ctx),
             Callable::Async(h) => run_async(hook, &**h, ctx).await,
         };
-        let elapsed = clock.now().saturating_duration_since(started);
+        let elapsed = clock.span(started, clock.mark());
         self.finish(point, hook, key, permit, ended, elapsed)
     }
 
