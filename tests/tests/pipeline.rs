@@ -28,13 +28,7 @@ fn a_cycle_is_refused_by_name() {
 #[test]
 fn every_step_runs_once_and_the_flaky_one_twice() {
     let state = tempfile::tempdir().unwrap();
-    let output = run(&shipped("build.toml"), state.path());
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&run(&shipped("build.toml"), state.path()));
     assert!(stdout.contains("6 of 6 steps succeeded"), "{stdout}");
     let expected = [
         ("checkout", 1),
@@ -101,13 +95,7 @@ fn a_killed_run_resumes_where_it_stopped() {
         "killed too late: {before:?}"
     );
 
-    let output = run(&file, &state);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&run(&file, &state));
     assert!(stdout.contains("5 of 5 steps succeeded"), "{stdout}");
     let earlier: Vec<&str> = stdout
         .split_once("succeeded earlier (")
@@ -155,9 +143,7 @@ fn a_step_whose_command_was_fixed_starts_over_with_the_new_command() {
     );
 
     std::fs::write(&file, pipeline("true")).unwrap();
-    let output = run(&file, &state);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(&run(&file, &state));
     assert!(
         stdout.contains("only: the command changed; it starts over"),
         "{stdout}"
@@ -175,6 +161,17 @@ fn run(file: &Path, state: &Path) -> Output {
         .arg(state)
         .output()
         .unwrap()
+}
+
+/// The standard output of a run that must have succeeded.
+fn succeeded(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 fn shipped(name: &str) -> PathBuf {

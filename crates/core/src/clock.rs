@@ -62,65 +62,32 @@ enum Reading {
     Counter(u64),
 }
 
-impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
+/// A clock behind a reference or a smart pointer is the clock it points to.
+macro_rules! forward_clock {
+    ($($pointer:ty),*) => {$(
+        impl<C: Clock + ?Sized> Clock for $pointer {
+            fn now(&self) -> Instant {
+                (**self).now()
+            }
 
-    fn wall(&self) -> SystemTime {
-        (**self).wall()
-    }
+            fn wall(&self) -> SystemTime {
+                (**self).wall()
+            }
 
-    #[inline]
-    fn mark(&self) -> Mark {
-        (**self).mark()
-    }
+            #[inline]
+            fn mark(&self) -> Mark {
+                (**self).mark()
+            }
 
-    #[inline]
-    fn span(&self, start: Mark, end: Mark) -> Duration {
-        (**self).span(start, end)
-    }
+            #[inline]
+            fn span(&self, start: Mark, end: Mark) -> Duration {
+                (**self).span(start, end)
+            }
+        }
+    )*};
 }
 
-impl<C: Clock + ?Sized> Clock for Box<C> {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
-
-    fn wall(&self) -> SystemTime {
-        (**self).wall()
-    }
-
-    #[inline]
-    fn mark(&self) -> Mark {
-        (**self).mark()
-    }
-
-    #[inline]
-    fn span(&self, start: Mark, end: Mark) -> Duration {
-        (**self).span(start, end)
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for Arc<C> {
-    fn now(&self) -> Instant {
-        (**self).now()
-    }
-
-    fn wall(&self) -> SystemTime {
-        (**self).wall()
-    }
-
-    #[inline]
-    fn mark(&self) -> Mark {
-        (**self).mark()
-    }
-
-    #[inline]
-    fn span(&self, start: Mark, end: Mark) -> Duration {
-        (**self).span(start, end)
-    }
-}
+forward_clock!(&C, Box<C>, Arc<C>);
 
 /// The operating system's clocks: `Instant::now()` and `SystemTime::now()`.
 ///

@@ -36,6 +36,36 @@ fn opts() -> HookOptions {
     HookOptions::new("unnamed")
 }
 
+/// Options with a result cache of a minute.
+fn caching(name: &'static str) -> HookOptions {
+    HookOptions {
+        cache_ttl: Some(Duration::from_secs(60)),
+        ..HookOptions::new(name)
+    }
+}
+
+/// Registers a sync hook that answers with `answer` and counts its calls in what it returns.
+fn counted(
+    registry: &HookRegistry<Trace>,
+    point: &str,
+    options: HookOptions,
+    answer: impl Fn(&Trace) -> HookResult<Trace> + Send + Sync + 'static,
+) -> Arc<AtomicUsize> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    registry
+        .register_fn(
+            point,
+            move |trace| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                answer(trace)
+            },
+            options,
+        )
+        .unwrap();
+    calls
+}
+
 fn names(report: &stanchion_hooks::RunReport<Trace>) -> Vec<&str> {
     report.hooks.iter().map(|run| &*run.name).collect()
 }
@@ -428,8 +458,8 @@ async fn a_hook_is_not_charged_for_the_digest_or_the_hooks_before_it() {
         "p",
         "cached",
         HookOptions {
-            cache_ttl: Some(Duration::from_secs(60)),
-            ..quick("cached")
+            timeout: Some(Duration::from_millis(10)),
+            ..caching("cached")
         },
     );
     append(&registry, "p", "after", quick("after"));
@@ -505,23 +535,19 @@ async fn cached_results_skip_the_call_until_the_ttl_passes() {
         .clock(clock.clone())
         .digest(|trace: &Trace| trace.len() as u64)
         .build();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    registry
-        .register_fn(
-            "p",
-            move |trace: &Trace| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                let mut trace = trace.clone();
-                trace.push("looked-up");
-                Ok(Action::Modify(trace))
-            },
-            HookOptions {
-                cache_ttl: Some(Duration::from_secs(10)),
-                ..HookOptions::new("lookup")
-            },
-        )
-        .unwrap();
+    let calls = counted(
+        &registry,
+        "p",
+        HookOptions {
+            cache_ttl: Some(Duration::from_secs(10)),
+            ..HookOptions::new("lookup")
+        },
+        |trace| {
+            let mut trace = trace.clone();
+            trace.push("looked-up");
+            Ok(Action::Modify(trace))
+        },
+    );
     let executor = HookExecutor::new(registry.clone());
 
     let first = executor.run("p", vec![]).await.unwrap();
@@ -550,21 +576,9 @@ async fn cached_results_skip_the_call_until_the_ttl_passes() {
 #[tokio::test]
 async fn errors_are_not_cached() {
     let registry = HookRegistry::builder().digest(|_: &Trace| 0).build();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    registry
-        .register_fn(
-            "p",
-            move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Err(HookError::new("flaky"))
-            },
-            HookOptions {
-                cache_ttl: Some(Duration::from_secs(10)),
-                ..HookOptions::new("flaky")
-            },
-        )
-        .unwrap();
+    let calls = counted(&registry, "p", caching("flaky"), |_| {
+        Err(HookError::new("flaky"))
+    });
     let executor = HookExecutor::new(registry);
     executor.run("p", vec![]).await.unwrap();
     executor.run("p", vec![]).await.unwrap();
@@ -577,10 +591,6 @@ async fn a_modification_changes_the_cache_key_of_later_hooks() {
     let registry = HookRegistry::builder()
         .digest(move |trace: &Trace| std::hash::BuildHasher::hash_one(&hasher, trace))
         .build();
-    let caching = |name| HookOptions {
-        cache_ttl: Some(Duration::from_secs(60)),
-        ..HookOptions::new(name)
-    };
     append(&registry, "p", "a", caching("a"));
     append(&registry, "p", "b", caching("b"));
     let executor = HookExecutor::new(registry.clone());
@@ -617,21 +627,9 @@ async fn parallel_runs_time_out_cache_and_name_the_first_cancel() {
             },
         )
         .unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    registry
-        .register_fn(
-            "p",
-            move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Ok(Action::cancel("first"))
-            },
-            HookOptions {
-                cache_ttl: Some(Duration::from_secs(60)),
-                ..HookOptions::new("a")
-            },
-        )
-        .unwrap();
+    let calls = counted(&registry, "p", caching("a"), |_| {
+        Ok(Action::cancel("first"))
+    });
     registry
         .register_fn("p", |_| Ok(Action::cancel("second")), HookOptions::new("b"))
         .unwrap();
@@ -774,18 +772,9 @@ async fn unregistering_during_a_run_lets_that_run_finish_with_its_hooks() {
 #[tokio::test]
 async fn a_validator_refuses_bad_input_before_any_hook_runs() {
     let registry = HookRegistry::new();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    registry
-        .register_fn(
-            "pre_tool_use",
-            move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-                Ok(Action::Continue)
-            },
-            HookOptions::new("h"),
-        )
-        .unwrap();
+    let calls = counted(&registry, "pre_tool_use", HookOptions::new("h"), |_| {
+        Ok(Action::Continue)
+    });
     registry.configure_point(
         "pre_tool_use",
         PointConfig::new().validator(|trace: &Trace| {
