@@ -20,8 +20,8 @@
 //!   with its own lock and its own share of the capacity.
 //! - **Policy**: S3-FIFO (a small probation FIFO, a main CLOCK, a ghost of recently evicted
 //!   keys) with a TinyLFU frequency sketch deciding whether a returning key may displace a main
-//!   entry. Reads only bump a counter, so they are cheap under a lock; see `docs/cache.md` for the
-//!   hit ratios on real traces that chose it.
+//!   entry. Reads only bump counters in their own entry (the sketch hears of them later), so they
+//!   are cheap under a lock; see `docs/cache.md` for the hit ratios on real traces that chose it.
 //! - **Expiry**: time to live (per cache or per entry) and time to idle, measured with an
 //!   injected [`Clock`](stanchion_core::Clock). An expired entry is never returned; it is
 //!   collected when touched or when the policy reaches it, and the clock is read only for entries

@@ -90,6 +90,22 @@ fn time_to_idle_is_extended_by_reads_and_writes_only() {
     );
 }
 
+/// The system clock's expiry readings (time-stamp counter marks) move forward: an entry given a
+/// nanosecond is gone by the next read, one given an hour is not. No sleeping needed.
+#[test]
+fn the_system_clock_expires_entries() {
+    let cache: Cache<&str, u32> = Cache::builder()
+        .max_capacity(10)
+        .time_to_live(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    cache.insert("kept", 1);
+    cache.insert_with_ttl("gone", 2, Duration::from_nanos(1));
+    assert_eq!(cache.get("kept"), Some(1));
+    assert_eq!(cache.get("gone"), None);
+    assert_eq!(cache.stats().expirations, 1);
+}
+
 #[test]
 fn expired_entries_are_evicted_first_and_reported_as_expired() {
     let clock = ManualClock::new();
