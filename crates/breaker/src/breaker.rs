@@ -3,7 +3,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stanchion_core::{CachePadded, Clock, Counter, SystemClock};
+use stanchion_core::{CachePadded, Clock, Counter, Mark, SystemClock};
 
 use crate::events::{Listener, Listeners};
 use crate::sync::{AtomicU32, AtomicU64, Mutex, MutexGuard, Ordering};
@@ -323,7 +323,7 @@ pub(crate) struct Inner {
 #[derive(Debug)]
 struct Ticket {
     word: Word,
-    started: Option<Instant>,
+    started: Option<Mark>,
     settled: bool,
 }
 
@@ -374,7 +374,7 @@ impl Inner {
 
     #[inline]
     fn ticket(&self, word: Word) -> Ticket {
-        let started = self.config.record_slow_calls.then(|| self.clock.now());
+        let started = self.config.record_slow_calls.then(|| self.clock.mark());
         Ticket {
             word,
             started,
@@ -499,11 +499,9 @@ impl Inner {
             self.listeners.emit(|| BreakerEvent::Ignored);
             return;
         }
-        let ended = ticket.started.map(|_| self.clock.now());
         let duration = ticket
             .started
-            .zip(ended)
-            .map(|(start, end)| end.saturating_duration_since(start));
+            .map(|start| self.clock.span(start, self.clock.mark()));
         let outcome = Outcome {
             failed: verdict == Verdict::Failure,
             slow: duration.is_some_and(|d| d >= self.config.slow_call_duration),
@@ -519,15 +517,15 @@ impl Inner {
             return;
         }
         match state {
-            State::Closed | State::MetricsOnly => self.record_closed(ticket.word, outcome, ended),
+            State::Closed | State::MetricsOnly => self.record_closed(ticket.word, outcome),
             State::HalfOpen => self.record_trial(ticket.word, outcome),
             State::Open | State::ForcedOpen | State::Disabled => {}
         }
     }
 
     #[inline]
-    fn record_closed(&self, word: Word, outcome: Outcome, ended: Option<Instant>) {
-        let now = || self.nanos(ended.unwrap_or_else(|| self.clock.now()));
+    fn record_closed(&self, word: Word, outcome: Outcome) {
+        let now = || self.now();
         let totals = match &self.window {
             Window::Count(window) => window.record(outcome),
             Window::Time(window) => window.record(outcome, now() / 1_000_000_000),
