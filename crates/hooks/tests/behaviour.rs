@@ -73,51 +73,9 @@ fn names(report: &stanchion_hooks::RunReport<Trace>) -> Vec<&str> {
 #[tokio::test]
 async fn lower_priority_runs_first_and_ties_keep_registration_order() {
     let registry = HookRegistry::new();
-    append(
-        &registry,
-        "p",
-        "b1",
-        HookOptions {
-            priority: 5,
-            ..opts()
-        },
-    );
-    append(
-        &registry,
-        "p",
-        "a",
-        HookOptions {
-            priority: -1,
-            ..opts()
-        },
-    );
-    append(
-        &registry,
-        "p",
-        "b2",
-        HookOptions {
-            priority: 5,
-            ..opts()
-        },
-    );
-    append(
-        &registry,
-        "p",
-        "c",
-        HookOptions {
-            priority: 9,
-            ..opts()
-        },
-    );
-    append(
-        &registry,
-        "p",
-        "b3",
-        HookOptions {
-            priority: 5,
-            ..opts()
-        },
-    );
+    for (name, priority) in [("b1", 5), ("a", -1), ("b2", 5), ("c", 9), ("b3", 5)] {
+        append(&registry, "p", name, HookOptions { priority, ..opts() });
+    }
 
     let report = HookExecutor::new(registry).run("p", vec![]).await.unwrap();
     assert_eq!(

@@ -43,6 +43,18 @@ impl TempSchema {
     fn store(&self) -> PostgresStoreBuilder {
         PostgresStore::builder(&self.url).schema(&self.name)
     }
+
+    /// A store that waits for jobs (polling too rarely to matter: only a notification wakes it
+    /// in time) and another that inserts them.
+    async fn waiter_and_inserter(&self) -> (PostgresStore, PostgresStore) {
+        let waiter = self
+            .store()
+            .poll_interval(Duration::from_secs(10))
+            .connect()
+            .await
+            .unwrap();
+        (waiter, self.store().connect().await.unwrap())
+    }
 }
 
 impl Drop for TempSchema {
@@ -479,13 +491,7 @@ async fn wait_for_jobs_wakes_on_insert_and_times_out_otherwise() {
         return;
     };
     let schema = TempSchema::new(&url);
-    let waiter = schema
-        .store()
-        .poll_interval(Duration::from_secs(10))
-        .connect()
-        .await
-        .unwrap();
-    let inserter = schema.store().connect().await.unwrap();
+    let (waiter, inserter) = schema.waiter_and_inserter().await;
 
     let started = Instant::now();
     waiter.wait_for_jobs(Duration::from_millis(300)).await;
@@ -548,13 +554,7 @@ async fn wait_for_jobs_survives_a_lost_listen_connection() {
         return;
     };
     let schema = TempSchema::new(&url);
-    let waiter = schema
-        .store()
-        .poll_interval(Duration::from_secs(10))
-        .connect()
-        .await
-        .unwrap();
-    let inserter = schema.store().connect().await.unwrap();
+    let (waiter, inserter) = schema.waiter_and_inserter().await;
     assert_wakes_on_insert(&waiter, &inserter).await;
 
     let admin = connect(&url).await;
