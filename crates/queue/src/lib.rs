@@ -29,15 +29,15 @@
 //! - **Order**: FIFO within a level for the items of one producer.
 //! - **Fairness**: [`Fairness::Strict`] always serves the most urgent non-empty level;
 //!   [`Fairness::Weighted`] serves levels in proportion to their weights so Low cannot starve.
-//! - **Backpressure**: with a capacity, `try_push` hands the item back in [`PushError::Full`];
-//!   `push` and `push_async` wait for room.
+//! - **Backpressure**: with a capacity (per level), `try_push` hands the item back in
+//!   [`PushError::Full`]; `push` and `push_async` wait for room.
 //! - **Waiting**: `pop`, `pop_timeout` and `pop_async` park until an item or the end comes, never
 //!   spinning; a push between a consumer's last look and its parking wakes it.
 //! - **Close**: pushes fail with [`PushError::Closed`]; consumers drain what is left, then see the end.
 //!
-//! Each level is a lock-free segmented FIFO (crossbeam's `SegQueue`); a bitmask of non-empty levels
-//! lets consumers skip empty ones; counters are striped over padded cache lines. The guide
-//! (`docs/queue.md`) states every guarantee.
+//! Each level is a lock-free ring (concurrent-queue) on cache lines of its own; pushes and pops
+//! call the wake-up event only when someone is parked; counters are striped over padded cache
+//! lines. The guide (`docs/queue.md`) states every guarantee.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -48,7 +48,9 @@ mod sync;
 
 pub use error::{ConfigError, PopError, PushError};
 pub use priority::Priority;
-pub use queue::{Fairness, LevelStats, MAX_LEVELS, PriorityQueue, QueueBuilder, Stats};
+pub use queue::{
+    Fairness, LevelStats, MAX_CAPACITY, MAX_LEVELS, PriorityQueue, QueueBuilder, Stats,
+};
 
 // The examples in the README and the guide run as doctests, so they cannot drift from the code.
 #[cfg(doctest)]

@@ -1,17 +1,26 @@
 use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
 use stanchion_core::{CachePadded, Counter};
 
-use crate::sync::{AtomicU64, AtomicUsize, Event, Fifo, Listener, Ordering, notify_additional};
+use crate::sync::{
+    AtomicBool, AtomicUsize, Event, Fifo, FifoPushError, Listener, Ordering, fence,
+    notify_additional,
+};
 use crate::{ConfigError, PopError, Priority, PushError};
 
 /// The most levels a queue may have.
 pub const MAX_LEVELS: u8 = 64;
+
+/// The largest capacity per level: a bounded level allocates all its places when it is built.
+pub const MAX_CAPACITY: usize = 1 << 26;
 
 /// How consumers choose among non-empty levels.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,7 +51,8 @@ impl<T> QueueBuilder<T> {
         self
     }
 
-    /// The most items the queue holds, all levels together; `None` (the default) for no bound.
+    /// The most items each level holds, from 1 to [`MAX_CAPACITY`]; `None` (the default) for no
+    /// bound. A bounded level allocates its places up front: `levels × capacity` slots.
     pub fn capacity(mut self, capacity: Option<usize>) -> Self {
         self.capacity = capacity;
         self
@@ -58,8 +68,8 @@ impl<T> QueueBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for 0 or more than 64 levels, a capacity of 0, or weights that are not one
-    /// positive number per level (summing to at most 65,536).
+    /// [`ConfigError`] for 0 or more than 64 levels, a capacity of 0 or over [`MAX_CAPACITY`], or
+    /// weights that are not one positive number per level (summing to at most 65,536).
     pub fn build(self) -> Result<PriorityQueue<T>, ConfigError> {
         let bad = |field, value: String, expected| {
             Err(ConfigError {
@@ -71,11 +81,11 @@ impl<T> QueueBuilder<T> {
         if self.levels == 0 || self.levels > MAX_LEVELS {
             return bad("levels", self.levels.to_string(), "1 to 64");
         }
-        if self.capacity == Some(0) || self.capacity.is_some_and(|c| c >= CLOSED) {
+        if self.capacity == Some(0) || self.capacity.is_some_and(|c| c > MAX_CAPACITY) {
             return bad(
                 "capacity",
                 format!("{:?}", self.capacity),
-                "None, or from 1 to 2^63 - 1",
+                "None, or from 1 to 2^26 per level",
             );
         }
         let schedule = match &self.fairness {
@@ -96,13 +106,13 @@ impl<T> QueueBuilder<T> {
         };
         Ok(PriorityQueue {
             inner: Arc::new(Inner {
-                levels: (0..self.levels).map(|_| Level::new()).collect(),
-                capacity: self.capacity.unwrap_or(usize::MAX),
-                state: CachePadded(AtomicUsize::new(0)),
-                nonempty: CachePadded(AtomicU64::new(0)),
+                levels: (0..self.levels)
+                    .map(|_| CachePadded(Level::new(self.capacity)))
+                    .collect(),
+                capacity: self.capacity,
                 schedule: schedule.into_boxed_slice(),
-                not_empty: Event::new(),
-                not_full: Event::new(),
+                closed: AtomicBool::new(false),
+                items: Waiters::new(),
             }),
         })
     }
@@ -129,42 +139,137 @@ fn smooth_round_robin(weights: &[u32]) -> Vec<u8> {
         .collect()
 }
 
+/// Threads parked on an event, and how many: the side that makes progress wakes only when someone
+/// is parked, because event-listener's `notify` takes a lock every time it is called.
+///
+/// The count and the queue's state form a Dekker handshake. A waiter counts itself, listens, then
+/// fences and looks at the queue once more before parking; a waker changes the queue, then fences
+/// and reads the count. Sequentially consistent fences order the two, so either the waiter's last
+/// look sees the change or the waker sees the count and notifies. loom checks both sides.
+struct Waiters {
+    parked: CachePadded<AtomicUsize>,
+    event: Event,
+}
+
+impl Waiters {
+    fn new() -> Self {
+        Self {
+            parked: CachePadded(AtomicUsize::new(0)),
+            event: Event::new(),
+        }
+    }
+
+    /// Counts the caller as parked and listens. The caller looks at the queue once more, then
+    /// waits on the returned guard, which uncounts it when dropped.
+    fn park(&self) -> Parked<'_, impl Listener> {
+        self.parked.fetch_add(1, Ordering::SeqCst);
+        let listener = self.event.listen();
+        fence(Ordering::SeqCst);
+        Parked {
+            waiters: self,
+            listener: Some(listener),
+        }
+    }
+
+    /// Wakes `count` parked threads beyond those already woken, after the caller's change to the
+    /// queue.
+    #[inline]
+    fn wake(&self, count: usize) {
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) != 0 {
+            notify_additional(&self.event, count);
+        }
+    }
+
+    /// Wakes every parked thread.
+    fn wake_all(&self) {
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) != 0 {
+            self.event.notify(usize::MAX);
+        }
+    }
+}
+
+/// A thread counted as parked on [`Waiters`], with its listener.
+struct Parked<'a, L> {
+    waiters: &'a Waiters,
+    listener: Option<L>,
+}
+
+impl<L: Listener> Parked<'_, L> {
+    /// Blocks until notified.
+    fn wait(mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.wait();
+        }
+    }
+
+    /// Blocks until notified or `deadline`; whether it was notified.
+    fn wait_deadline(mut self, deadline: Instant) -> bool {
+        self.listener
+            .take()
+            .is_some_and(|listener| listener.wait_deadline(deadline).is_some())
+    }
+}
+
+impl<L: Future<Output = ()> + Unpin> Future for Parked<'_, L> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.listener.as_mut() {
+            Some(listener) => Pin::new(listener).poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<L> Drop for Parked<'_, L> {
+    fn drop(&mut self) {
+        self.waiters.parked.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 struct Level<T> {
     fifo: Fifo<T>,
+    /// Producers waiting in `push` for room at this level.
+    room: Waiters,
     pushed: Counter,
     popped: Counter,
     rejected: Counter,
 }
 
 impl<T> Level<T> {
-    fn new() -> Self {
+    fn new(capacity: Option<usize>) -> Self {
         Self {
-            fifo: Fifo::new(),
+            fifo: capacity.map_or_else(Fifo::unbounded, Fifo::bounded),
+            room: Waiters::new(),
             pushed: Counter::new(),
             popped: Counter::new(),
             rejected: Counter::new(),
         }
     }
+
+    /// Counts `count` items taken from this level and wakes as many producers waiting for room.
+    #[inline]
+    fn taken(&self, count: usize, bounded: bool) {
+        self.popped.add(count as u64);
+        if bounded {
+            self.room.wake(count);
+        }
+    }
 }
 
-/// The closed flag, in the top bit of the state word.
-const CLOSED: usize = 1 << (usize::BITS - 1);
-
 struct Inner<T> {
-    levels: Box<[Level<T>]>,
-    capacity: usize,
-    /// The closed flag and the count of items reserved or in the queue, in one word: pushes, pops
-    /// and close all change this one location, so "closed with nothing left" is never seen while a
-    /// push that will succeed is under way, under any memory ordering.
-    state: CachePadded<AtomicUsize>,
-    /// A hint of which levels hold items (bit n for level n), so consumers skip empty levels
-    /// without touching their queues' cache lines. A push sets its bit after pushing; a consumer
-    /// that finds a level empty clears the bit, then looks once more, so an item is never hidden.
-    nonempty: CachePadded<AtomicU64>,
+    /// Each level on cache lines of its own: pushes and pops at one level do not slow another's.
+    levels: Box<[CachePadded<Level<T>>]>,
+    /// Places per level, if bounded.
+    capacity: Option<usize>,
     /// Weighted fairness: the level whose turn each ticket is. Empty for strict fairness.
     schedule: Box<[u8]>,
-    not_empty: Event,
-    not_full: Event,
+    /// Set by `close`, before the levels close.
+    closed: AtomicBool,
+    /// Consumers waiting for an item, or for the end.
+    items: Waiters,
 }
 
 /// A multi-producer, multi-consumer priority queue: levels served by priority or by weight, FIFO
@@ -233,58 +338,17 @@ impl<T> PriorityQueue<T> {
     }
 
     fn level(&self, priority: Priority) -> Option<&Level<T>> {
-        self.inner.levels.get(usize::from(priority.level()))
+        self.inner
+            .levels
+            .get(usize::from(priority.level()))
+            .map(|level| &level.0)
     }
 
-    /// Reserves room for up to `wanted` items; returns how many it got, or `None` if closed.
-    fn reserve(&self, wanted: usize) -> Option<usize> {
-        let inner = &*self.inner;
-        if inner.capacity == usize::MAX {
-            // Unbounded: one add, undone if the queue turns out to be closed.
-            let before = inner.state.0.fetch_add(wanted, Ordering::AcqRel);
-            if before & CLOSED != 0 {
-                self.release(wanted);
-                return None;
-            }
-            return Some(wanted);
-        }
-        let mut current = inner.state.0.load(Ordering::Acquire);
-        loop {
-            if current & CLOSED != 0 {
-                return None;
-            }
-            let granted = wanted.min(inner.capacity.saturating_sub(current));
-            if granted == 0 {
-                return Some(0);
-            }
-            match inner.state.0.compare_exchange_weak(
-                current,
-                current + granted,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Some(granted),
-                Err(actual) => current = actual,
-            }
-        }
+    fn bounded(&self) -> bool {
+        self.inner.capacity.is_some()
     }
 
-    /// Gives back `count` reserved places (items popped, or a push that did not happen), waking
-    /// producers waiting for room and, once closed, consumers waiting for the end.
-    fn release(&self, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let before = self.inner.state.0.fetch_sub(count, Ordering::AcqRel);
-        if self.inner.capacity != usize::MAX {
-            notify_additional(&self.inner.not_full, count);
-        }
-        if before & CLOSED != 0 {
-            self.inner.not_empty.notify(usize::MAX);
-        }
-    }
-
-    /// Pushes `item` at `priority` unless the queue is full or closed.
+    /// Pushes `item` at `priority` unless its level is full or the queue is closed.
     ///
     /// # Errors
     ///
@@ -297,47 +361,51 @@ impl<T> PriorityQueue<T> {
                 level: priority.level(),
             });
         };
-        match self.reserve(1) {
-            Some(1) => {}
-            refused => {
+        match level.fifo.push(item) {
+            Ok(()) => {
+                level.pushed.increment();
+                self.inner.items.wake(1);
+                Ok(())
+            }
+            Err(refused) => {
                 level.rejected.increment();
-                return Err(if refused.is_none() {
-                    PushError::Closed(item)
-                } else {
-                    PushError::Full(item)
-                });
+                Err(match refused {
+                    FifoPushError::Full(item) => PushError::Full(item),
+                    FifoPushError::Closed(item) => PushError::Closed(item),
+                })
             }
         }
-        level.fifo.push(item);
-        self.mark_nonempty(priority.level());
-        level.pushed.increment();
-        notify_additional(&self.inner.not_empty, 1);
-        Ok(())
     }
 
-    /// Pushes items from the front of `items` at `priority` while there is room, reserving room for
-    /// all of them at once; returns how many were pushed. What could not be pushed stays in `items`.
+    /// Pushes items from the front of `items` at `priority` while there is room; returns how many
+    /// were pushed. What could not be pushed stays in `items`, in order.
     pub fn try_push_batch(&self, items: &mut Vec<T>, priority: Priority) -> usize {
         let Some(level) = self.level(priority) else {
             return 0;
         };
-        let granted = self.reserve(items.len()).unwrap_or(0);
-        if granted < items.len() {
-            level.rejected.add((items.len() - granted) as u64);
+        let mut pushed = 0;
+        let mut left = Vec::new();
+        let mut drain = items.drain(..);
+        for item in drain.by_ref() {
+            if let Err(refused) = level.fifo.push(item) {
+                left.push(refused.into_inner());
+                break;
+            }
+            pushed += 1;
         }
-        if granted == 0 {
-            return 0;
+        left.extend(drain);
+        items.append(&mut left);
+        if !items.is_empty() {
+            level.rejected.add(items.len() as u64);
         }
-        for item in items.drain(..granted) {
-            level.fifo.push(item);
+        if pushed > 0 {
+            level.pushed.add(pushed as u64);
+            self.inner.items.wake(pushed);
         }
-        self.mark_nonempty(priority.level());
-        level.pushed.add(granted as u64);
-        notify_additional(&self.inner.not_empty, granted);
-        granted
+        pushed
     }
 
-    /// Pushes `item`, waiting while the queue is full.
+    /// Pushes `item`, waiting while its level is full.
     ///
     /// # Errors
     ///
@@ -355,16 +423,19 @@ impl<T> PriorityQueue<T> {
                 backoff.snooze();
                 continue;
             }
-            let listener = self.inner.not_full.listen();
+            let Some(level) = self.level(priority) else {
+                unreachable!("try_push checked the level");
+            };
+            let parked = level.room.park();
             match self.try_push(item, priority) {
                 Err(PushError::Full(back)) => item = back,
                 done => return done,
             }
-            listener.wait();
+            parked.wait();
         }
     }
 
-    /// Pushes `item`, waiting asynchronously while the queue is full.
+    /// Pushes `item`, waiting asynchronously while its level is full.
     ///
     /// # Errors
     ///
@@ -376,97 +447,95 @@ impl<T> PriorityQueue<T> {
                 Err(PushError::Full(back)) => item = back,
                 done => return done,
             }
-            let listener = self.inner.not_full.listen();
+            let Some(level) = self.level(priority) else {
+                unreachable!("try_push checked the level");
+            };
+            let parked = level.room.park();
             match self.try_push(item, priority) {
                 Err(PushError::Full(back)) => item = back,
                 done => return done,
             }
-            listener.await;
+            parked.await;
         }
     }
 
+    /// Pops from `level`. No emptiness check first: that would read the level's tail, a line its
+    /// producers write on every push, where a pop reads only the head slot unless it is empty.
     #[inline]
-    fn mark_nonempty(&self, level: u8) {
-        let bit = 1u64 << level;
-        // Read first: a level that already shows items costs no write, so no cache line moves.
-        if self.inner.nonempty.0.load(Ordering::Acquire) & bit == 0 {
-            self.inner.nonempty.0.fetch_or(bit, Ordering::AcqRel);
-        }
+    fn pop_level(&self, level: usize) -> Option<T> {
+        self.inner.levels[level].fifo.pop().ok()
     }
 
-    /// Pops from `level`; if it is empty, clears its hint bit and looks once more, so a push that
-    /// set the bit just before the clear is not hidden.
-    #[inline]
-    fn pop_level(&self, level: u8) -> Option<T> {
-        let fifo = &self.inner.levels[usize::from(level)].fifo;
-        if let Some(item) = fifo.pop() {
-            return Some(item);
-        }
-        self.inner
-            .nonempty
-            .0
-            .fetch_and(!(1u64 << level), Ordering::AcqRel);
-        let item = fifo.pop()?;
-        self.mark_nonempty(level);
-        Some(item)
-    }
-
-    /// The next item by fairness, and its level; does not release its place.
-    fn take(&self) -> Option<(T, u8)> {
+    /// The next item by fairness, and its level.
+    fn take(&self) -> Option<(T, usize)> {
         let inner = &*self.inner;
-        let mut hint = inner.nonempty.0.load(Ordering::Acquire);
         if !inner.schedule.is_empty() {
             let ticket = TICKET.with(|ticket| {
                 let t = ticket.get();
                 ticket.set(t.wrapping_add(1));
                 t
             });
-            let preferred = inner.schedule[ticket % inner.schedule.len()];
-            if hint & (1 << preferred) != 0 {
-                if let Some(item) = self.pop_level(preferred) {
-                    return Some((item, preferred));
-                }
-                hint &= !(1 << preferred);
+            let preferred = usize::from(inner.schedule[ticket % inner.schedule.len()]);
+            if let Some(item) = self.pop_level(preferred) {
+                return Some((item, preferred));
             }
         }
-        while hint != 0 {
-            let level = hint.trailing_zeros() as u8;
-            if let Some(item) = self.pop_level(level) {
-                return Some((item, level));
-            }
-            hint &= hint - 1;
+        (0..inner.levels.len()).find_map(|level| Some((self.pop_level(level)?, level)))
+    }
+
+    /// After items were taken: once the queue is closed, every parked consumer looks again,
+    /// since the queue may now be drained.
+    #[inline]
+    fn wake_if_closed(&self) {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            self.inner.items.wake_all();
         }
-        None
     }
 
     /// Takes the next item without waiting: the most urgent level's oldest item under strict
     /// fairness, the scheduled level's under weighted fairness.
     pub fn try_pop(&self) -> Option<(T, Priority)> {
         let (item, level) = self.take()?;
-        self.inner.levels[usize::from(level)].popped.increment();
-        self.release(1);
-        Some((item, Priority::from_level(level)))
+        self.inner.levels[level].taken(1, self.bounded());
+        self.wake_if_closed();
+        Some((item, Priority::from_level(level as u8)))
     }
 
     /// Moves up to `max` items into `out`, in the order [`try_pop`](Self::try_pop) would give
     /// them, without waiting; returns how many.
     pub fn pop_batch(&self, out: &mut Vec<T>, max: usize) -> usize {
+        let bounded = self.bounded();
+        // Items taken in a row from one level are counted, and their room given back, at once.
+        let mut run: Option<(usize, usize)> = None;
         let mut taken = 0;
         while taken < max {
             let Some((item, level)) = self.take() else {
                 break;
             };
-            self.inner.levels[usize::from(level)].popped.increment();
             out.push(item);
             taken += 1;
+            run = match run {
+                Some((current, count)) if current == level => Some((current, count + 1)),
+                Some((current, count)) => {
+                    self.inner.levels[current].taken(count, bounded);
+                    Some((level, 1))
+                }
+                None => Some((level, 1)),
+            };
         }
-        self.release(taken);
+        if let Some((level, count)) = run {
+            self.inner.levels[level].taken(count, bounded);
+            self.wake_if_closed();
+        }
         taken
     }
 
-    /// Whether the queue is closed and holds nothing, and no push can still land in it.
+    /// Whether the queue is closed and holds nothing, so no item can come any more.
     fn drained(&self) -> bool {
-        self.inner.state.0.load(Ordering::Acquire) == CLOSED
+        self.inner
+            .levels
+            .iter()
+            .all(|level| level.fifo.is_closed() && level.fifo.is_empty())
     }
 
     /// Takes the next item, waiting for one; `None` once the queue is closed and drained.
@@ -498,8 +567,8 @@ impl<T> PriorityQueue<T> {
                 backoff.snooze();
                 continue;
             }
-            // Listen, then look again: a push between the look and the listen is not missed.
-            let listener = self.inner.not_empty.listen();
+            // Park, then look again: a push between the look and the park is not missed.
+            let parked = self.inner.items.park();
             if let Some(found) = self.try_pop() {
                 return Ok(found);
             }
@@ -507,9 +576,9 @@ impl<T> PriorityQueue<T> {
                 return Err(PopError::Closed);
             }
             match deadline {
-                None => listener.wait(),
+                None => parked.wait(),
                 Some(deadline) => {
-                    if listener.wait_deadline(deadline).is_none() {
+                    if !parked.wait_deadline(deadline) {
                         return self.try_pop().ok_or(PopError::Timeout);
                     }
                 }
@@ -527,38 +596,41 @@ impl<T> PriorityQueue<T> {
             if self.drained() {
                 return None;
             }
-            let listener = self.inner.not_empty.listen();
+            let parked = self.inner.items.park();
             if let Some(found) = self.try_pop() {
                 return Some(found);
             }
             if self.drained() {
                 return None;
             }
-            listener.await;
+            parked.await;
         }
     }
 
     /// Closes the queue: pushes fail with [`PushError::Closed`] from now on, and consumers take
     /// what is left, then see the end. A push racing the close either fails or is delivered.
     pub fn close(&self) {
-        self.inner.state.0.fetch_or(CLOSED, Ordering::AcqRel);
-        self.inner.not_empty.notify(usize::MAX);
-        self.inner.not_full.notify(usize::MAX);
+        self.inner.closed.store(true, Ordering::SeqCst);
+        for level in self.inner.levels.iter() {
+            level.fifo.close();
+            level.room.wake_all();
+        }
+        self.inner.items.wake_all();
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.inner.state.0.load(Ordering::Acquire) & CLOSED != 0
+        self.inner.closed.load(Ordering::Acquire)
     }
 
-    /// Items in the queue (and pushes in flight), all levels together.
+    /// Items in the queue, all levels together (a snapshot: pushes and pops go on meanwhile).
     pub fn len(&self) -> usize {
-        self.inner.state.0.load(Ordering::Relaxed) & !CLOSED
+        self.inner.levels.iter().map(|level| level.fifo.len()).sum()
     }
 
     /// Whether the queue holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.inner.levels.iter().all(|level| level.fifo.is_empty())
     }
 
     /// Items waiting at `priority`; 0 for a level the queue does not have.
@@ -566,9 +638,9 @@ impl<T> PriorityQueue<T> {
         self.level(priority).map_or(0, |level| level.fifo.len())
     }
 
-    /// The capacity, if bounded.
+    /// The capacity of each level, if bounded.
     pub fn capacity(&self) -> Option<usize> {
-        (self.inner.capacity != usize::MAX).then_some(self.inner.capacity)
+        self.inner.capacity
     }
 
     /// Counts per level, from cheap striped counters.
@@ -644,8 +716,8 @@ mod tests {
         );
         assert!(error(PriorityQueue::builder().capacity(Some(0))).contains("capacity is Some(0)"));
         assert!(
-            error(PriorityQueue::builder().capacity(Some(usize::MAX)))
-                .contains("capacity is Some(")
+            error(PriorityQueue::builder().capacity(Some(MAX_CAPACITY + 1)))
+                .contains("capacity is Some(67108865)")
         );
         assert!(
             error(PriorityQueue::builder().fairness(Fairness::Weighted(vec![1, 0, 1])))

@@ -76,19 +76,52 @@ fn a_full_queue_hands_the_item_back_and_push_waits_for_room() {
     let queue = PriorityQueue::builder().capacity(Some(2)).build().unwrap();
     queue.try_push(1, Priority::Low).unwrap();
     queue.try_push(2, Priority::Low).unwrap();
-    assert_eq!(
-        queue.try_push(3, Priority::High).unwrap_err().into_inner(),
-        3
-    );
+    assert!(matches!(
+        queue.try_push(3, Priority::Low),
+        Err(PushError::Full(3))
+    ));
     let waiting = {
         let queue = queue.clone();
-        thread::spawn(move || queue.push(3, Priority::High))
+        thread::spawn(move || queue.push(3, Priority::Low))
     };
+    // The capacity is per level: High has room while Low waits, and taking from High does not
+    // let Low in.
+    queue.try_push(10, Priority::High).unwrap();
+    assert_eq!(queue.try_pop(), Some((10, Priority::High)));
     thread::sleep(Duration::from_millis(50));
-    assert_eq!(queue.len(), 2, "still waiting for room");
+    assert_eq!(queue.len_of(Priority::Low), 2, "still waiting for room");
     assert_eq!(queue.try_pop(), Some((1, Priority::Low)));
     waiting.join().unwrap().unwrap();
-    assert_eq!(queue.try_pop(), Some((3, Priority::High)));
+    assert_eq!(queue.try_pop(), Some((2, Priority::Low)));
+    assert_eq!(queue.try_pop(), Some((3, Priority::Low)));
+}
+
+/// Producers parked on two full levels: a pop from one level wakes its producer, not the other's.
+#[test]
+fn a_pop_wakes_the_producer_waiting_on_that_level() {
+    for _ in 0..20 {
+        let queue = PriorityQueue::builder().capacity(Some(1)).build().unwrap();
+        queue.try_push(1, Priority::High).unwrap();
+        queue.try_push(2, Priority::Low).unwrap();
+        let waiting: Vec<_> = [(3, Priority::High), (4, Priority::Low)]
+            .into_iter()
+            .map(|(item, priority)| {
+                let queue = queue.clone();
+                thread::spawn(move || queue.push(item, priority))
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(5));
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            match queue.pop_timeout(Duration::from_secs(5)) {
+                Ok((item, _)) => seen.push(item),
+                Err(error) => panic!("{error} after {seen:?}: a producer was not woken"),
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3, 4]);
+        waiting.into_iter().for_each(|w| w.join().unwrap().unwrap());
+    }
 }
 
 #[test]

@@ -37,12 +37,15 @@ proptest! {
         let mut model: BinaryHeap<Reverse<(u8, u64)>> = BinaryHeap::new();
         let mut closed = false;
         let mut next = 0u64;
-        let room = |model: &BinaryHeap<_>| capacity.map_or(usize::MAX, |c| c - model.len());
+        // The capacity bounds each level on its own.
+        let room = |model: &BinaryHeap<Reverse<(u8, u64)>>, level: u8| {
+            capacity.map_or(usize::MAX, |c| c - model.iter().filter(|Reverse((l, _))| *l == level).count())
+        };
         for op in ops {
             match op {
                 Op::Push(level) => {
                     let result = queue.try_push(next, Priority::Level(level));
-                    let expected = if level >= 3 { "level" } else if closed { "closed" } else if room(&model) == 0 { "full" } else { "ok" };
+                    let expected = if level >= 3 { "level" } else if closed { "closed" } else if room(&model, level) == 0 { "full" } else { "ok" };
                     let got = match &result {
                         Ok(()) => "ok",
                         Err(PushError::Full(item)) | Err(PushError::Closed(item)) | Err(PushError::NoSuchLevel { item, .. }) if *item != next => "wrong item back",
@@ -60,7 +63,7 @@ proptest! {
                 Op::PushBatch(level, n) => {
                     let mut items: Vec<u64> = (next..next + n as u64).collect();
                     let pushed = queue.try_push_batch(&mut items, Priority::Level(level));
-                    let expected = if closed { 0 } else { n.min(room(&model)) };
+                    let expected = if closed { 0 } else { n.min(room(&model, level)) };
                     prop_assert_eq!(pushed, expected);
                     prop_assert_eq!(items.len(), n - pushed, "what was not pushed is handed back");
                     for item in next..next + pushed as u64 {
