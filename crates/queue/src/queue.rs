@@ -19,7 +19,8 @@ use crate::{ConfigError, PopError, Priority, PushError};
 /// The most levels a queue may have.
 pub const MAX_LEVELS: u8 = 64;
 
-/// The largest capacity per level: a bounded level allocates all its places when it is built.
+/// The most places a bounded queue holds, all levels together (`levels × capacity`): a bounded
+/// level allocates all its places when it is built.
 pub const MAX_CAPACITY: usize = 1 << 26;
 
 /// How consumers choose among non-empty levels.
@@ -51,8 +52,8 @@ impl<T> QueueBuilder<T> {
         self
     }
 
-    /// The most items each level holds, from 1 to [`MAX_CAPACITY`]; `None` (the default) for no
-    /// bound. A bounded level allocates its places up front: `levels × capacity` slots.
+    /// The most items each level holds; `None` (the default) for no bound. A bounded level
+    /// allocates its places up front, and `levels × capacity` may be at most [`MAX_CAPACITY`].
     pub fn capacity(mut self, capacity: Option<usize>) -> Self {
         self.capacity = capacity;
         self
@@ -68,7 +69,8 @@ impl<T> QueueBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for 0 or more than 64 levels, a capacity of 0 or over [`MAX_CAPACITY`], or
+    /// [`ConfigError`] for 0 or more than 64 levels, a capacity of 0 or whose `levels × capacity`
+    /// exceeds [`MAX_CAPACITY`], or
     /// weights that are not one positive number per level (summing to at most 65,536).
     pub fn build(self) -> Result<PriorityQueue<T>, ConfigError> {
         let bad = |field, value: String, expected| {
@@ -81,11 +83,12 @@ impl<T> QueueBuilder<T> {
         if self.levels == 0 || self.levels > MAX_LEVELS {
             return bad("levels", self.levels.to_string(), "1 to 64");
         }
-        if self.capacity == Some(0) || self.capacity.is_some_and(|c| c > MAX_CAPACITY) {
+        let places = |c: usize| c.saturating_mul(usize::from(self.levels));
+        if self.capacity == Some(0) || self.capacity.is_some_and(|c| places(c) > MAX_CAPACITY) {
             return bad(
                 "capacity",
                 format!("{:?}", self.capacity),
-                "None, or from 1 to 2^26 per level",
+                "None, or at least 1 per level and at most 2^26 for all levels together",
             );
         }
         let schedule = match &self.fairness {
@@ -266,7 +269,7 @@ struct Inner<T> {
     capacity: Option<usize>,
     /// Weighted fairness: the level whose turn each ticket is. Empty for strict fairness.
     schedule: Box<[u8]>,
-    /// Set by `close`, before the levels close.
+    /// Set by `close`, after every level is closed.
     closed: AtomicBool,
     /// Consumers waiting for an item, or for the end.
     items: Waiters,
@@ -355,6 +358,12 @@ impl<T> PriorityQueue<T> {
     /// The item comes back in [`PushError::Full`], [`PushError::Closed`] or
     /// [`PushError::NoSuchLevel`].
     pub fn try_push(&self, item: T, priority: Priority) -> Result<(), PushError<T>> {
+        self.count_refusal(self.push_uncounted(item, priority), priority)
+    }
+
+    /// [`try_push`](Self::try_push) without counting a refusal: a blocking push that retries
+    /// while full counts once, when it finally fails.
+    fn push_uncounted(&self, item: T, priority: Priority) -> Result<(), PushError<T>> {
         let Some(level) = self.level(priority) else {
             return Err(PushError::NoSuchLevel {
                 item,
@@ -367,14 +376,24 @@ impl<T> PriorityQueue<T> {
                 self.inner.items.wake(1);
                 Ok(())
             }
-            Err(refused) => {
-                level.rejected.increment();
-                Err(match refused {
-                    FifoPushError::Full(item) => PushError::Full(item),
-                    FifoPushError::Closed(item) => PushError::Closed(item),
-                })
-            }
+            Err(FifoPushError::Full(item)) => Err(PushError::Full(item)),
+            Err(FifoPushError::Closed(item)) => Err(PushError::Closed(item)),
         }
+    }
+
+    /// Counts a refused push, once per call: a blocking push that found its level full many
+    /// times before the queue closed counts one refusal.
+    fn count_refusal(
+        &self,
+        result: Result<(), PushError<T>>,
+        priority: Priority,
+    ) -> Result<(), PushError<T>> {
+        if let (Err(PushError::Full(_) | PushError::Closed(_)), Some(level)) =
+            (&result, self.level(priority))
+        {
+            level.rejected.increment();
+        }
+        result
     }
 
     /// Pushes items from the front of `items` at `priority` while there is room; returns how many
@@ -415,21 +434,21 @@ impl<T> PriorityQueue<T> {
         // Room usually comes back within a few hundred nanoseconds: spin briefly before parking.
         let backoff = Backoff::new();
         loop {
-            match self.try_push(item, priority) {
+            match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
-                done => return done,
+                done => return self.count_refusal(done, priority),
             }
             if !backoff.is_completed() {
                 backoff.snooze();
                 continue;
             }
             let Some(level) = self.level(priority) else {
-                unreachable!("try_push checked the level");
+                unreachable!("push_uncounted checked the level");
             };
             let parked = level.room.park();
-            match self.try_push(item, priority) {
+            match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
-                done => return done,
+                done => return self.count_refusal(done, priority),
             }
             parked.wait();
         }
@@ -443,17 +462,17 @@ impl<T> PriorityQueue<T> {
     #[cfg(not(stanchion_loom))]
     pub async fn push_async(&self, mut item: T, priority: Priority) -> Result<(), PushError<T>> {
         loop {
-            match self.try_push(item, priority) {
+            match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
-                done => return done,
+                done => return self.count_refusal(done, priority),
             }
             let Some(level) = self.level(priority) else {
-                unreachable!("try_push checked the level");
+                unreachable!("push_uncounted checked the level");
             };
             let parked = level.room.park();
-            match self.try_push(item, priority) {
+            match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
-                done => return done,
+                done => return self.count_refusal(done, priority),
             }
             parked.await;
         }
@@ -610,11 +629,12 @@ impl<T> PriorityQueue<T> {
     /// Closes the queue: pushes fail with [`PushError::Closed`] from now on, and consumers take
     /// what is left, then see the end. A push racing the close either fails or is delivered.
     pub fn close(&self) {
-        self.inner.closed.store(true, Ordering::SeqCst);
         for level in self.inner.levels.iter() {
             level.fifo.close();
             level.room.wake_all();
         }
+        // Once every level is marked, so that whoever sees the flag sees pushes refused.
+        self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.items.wake_all();
     }
 
@@ -716,8 +736,12 @@ mod tests {
         );
         assert!(error(PriorityQueue::builder().capacity(Some(0))).contains("capacity is Some(0)"));
         assert!(
-            error(PriorityQueue::builder().capacity(Some(MAX_CAPACITY + 1)))
-                .contains("capacity is Some(67108865)")
+            error(PriorityQueue::builder().capacity(Some(MAX_CAPACITY / 3 + 1)))
+                .contains("capacity is Some(22369622), expected None, or at least 1 per level")
+        );
+        assert!(
+            error(PriorityQueue::builder().capacity(Some(usize::MAX)))
+                .contains("at most 2^26 for all levels together")
         );
         assert!(
             error(PriorityQueue::builder().fairness(Fairness::Weighted(vec![1, 0, 1])))

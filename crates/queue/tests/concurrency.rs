@@ -94,6 +94,12 @@ fn a_full_queue_hands_the_item_back_and_push_waits_for_room() {
     waiting.join().unwrap().unwrap();
     assert_eq!(queue.try_pop(), Some((2, Priority::Low)));
     assert_eq!(queue.try_pop(), Some((3, Priority::Low)));
+    let low = queue.stats().levels[2];
+    assert_eq!(
+        (low.pushed, low.rejected),
+        (3, 1),
+        "the push that waited was not refused"
+    );
 }
 
 /// Producers parked on two full levels: a pop from one level wakes its producer, not the other's.
