@@ -186,10 +186,7 @@ impl Waiters {
 
     /// Wakes every parked thread.
     fn wake_all(&self) {
-        fence(Ordering::SeqCst);
-        if self.parked.load(Ordering::Relaxed) != 0 {
-            self.event.notify(usize::MAX);
-        }
+        self.wake(usize::MAX);
     }
 }
 
@@ -388,8 +385,8 @@ impl<T> PriorityQueue<T> {
         result: Result<(), PushError<T>>,
         priority: Priority,
     ) -> Result<(), PushError<T>> {
-        if let (Err(PushError::Full(_) | PushError::Closed(_)), Some(level)) =
-            (&result, self.level(priority))
+        if matches!(result, Err(PushError::Full(_) | PushError::Closed(_)))
+            && let Some(level) = self.level(priority)
         {
             level.rejected.increment();
         }
