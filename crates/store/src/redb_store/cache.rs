@@ -1,6 +1,6 @@
 //! The read-through cache, and the epochs that keep a slow reader from caching a stale job.
 //!
-//! The writer, after each commit, bumps the epoch of every job it wrote and caches the new
+//! The writer, after each commit, bumps the epoch of every job it changed and caches the new
 //! version, both under the job's stripe lock. A reader that missed notes the job's epoch before it
 //! opens its snapshot, and caches what it read only if, under the same lock, the epoch has not
 //! moved: a moved epoch means a commit landed since, and the snapshot may predate it. So a stale
@@ -51,7 +51,7 @@ impl ReadCache {
         }
     }
 
-    /// Caches the jobs a commit wrote, oldest version first.
+    /// Caches the jobs a commit changed, oldest version first.
     pub(super) fn committed(&self, changed: Vec<Job>) {
         let Some(jobs) = &self.jobs else { return };
         for job in changed {

@@ -145,7 +145,8 @@ pub(super) struct Tables<'txn> {
     counts: Table<'txn, u8, u64>,
     /// Per-state count changes, written once at the end of the transaction.
     count_deltas: [i64; JobState::ALL.len()],
-    /// Every job written, in order, for the cache once the transaction commits.
+    /// Every job changed (not new), in order, for the cache once the transaction commits. A new
+    /// job enters the cache on its first read: no reader can hold an older version of it.
     pub(super) changed: Vec<Job>,
     /// Reused by every job this transaction encodes.
     buffer: Vec<u8>,
@@ -228,7 +229,9 @@ impl<'txn> Tables<'txn> {
                     .map_err(at("write a job"))?;
             }
         }
-        self.changed.push(job.clone());
+        if old.is_some() {
+            self.changed.push(job.clone());
+        }
         Ok(())
     }
 
