@@ -127,6 +127,92 @@ impl Clock for SystemClock {
     }
 }
 
+impl SystemClock {
+    /// The wall-clock time read through the time-stamp counter: [`wall`](Clock::wall) at about
+    /// a third of its cost, for timestamps taken on a hot path (log records).
+    ///
+    /// It is the system's wall time at an anchor plus the counter's time since, and the anchor is
+    /// taken again once it is a second old. So it is within the counter's rate error over one
+    /// second of `wall()` (microseconds), and it follows a step of the system clock within a
+    /// second. Like `wall()`, it is not monotonic.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stanchion_core::{Clock, SystemClock};
+    ///
+    /// let (fast, wall) = (SystemClock::fast_wall(), SystemClock.wall());
+    /// let gap = wall.duration_since(fast).unwrap_or_else(|e| e.duration());
+    /// assert!(gap < Duration::from_millis(1));
+    /// ```
+    pub fn fast_wall() -> SystemTime {
+        WALL_ANCHOR.read()
+    }
+}
+
+/// How often [`SystemClock::fast_wall`] re-reads the system's wall clock.
+const ANCHOR_AGE: Duration = Duration::from_secs(1);
+
+static WALL_ANCHOR: WallAnchor = WallAnchor {
+    version: AtomicU64::new(0),
+    wall_nanos: AtomicU64::new(0),
+    raw: AtomicU64::new(0),
+};
+
+/// A wall-clock reading and the counter's reading at the same moment, behind a sequence lock:
+/// `version` is odd while one thread rewrites the pair, and zero before the first anchor.
+struct WallAnchor {
+    version: AtomicU64,
+    /// Nanoseconds since the Unix epoch.
+    wall_nanos: AtomicU64,
+    raw: AtomicU64,
+}
+
+impl WallAnchor {
+    fn read(&self) -> SystemTime {
+        let version = self.version.load(Ordering::Acquire);
+        let (wall_nanos, raw) = (
+            self.wall_nanos.load(Ordering::Relaxed),
+            self.raw.load(Ordering::Relaxed),
+        );
+        // Orders the two loads above before the version is read again.
+        std::sync::atomic::fence(Ordering::Acquire);
+        let now = counter().raw();
+        let elapsed = counter().delta(raw, now);
+        if !version.is_multiple_of(2)
+            || version == 0
+            || version != self.version.load(Ordering::Relaxed)
+            || elapsed >= ANCHOR_AGE
+        {
+            return self.anchor(version);
+        }
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(wall_nanos) + elapsed
+    }
+
+    /// Reads the system clock, and makes that the anchor unless another thread is already
+    /// re-anchoring.
+    #[cold]
+    fn anchor(&self, seen: u64) -> SystemTime {
+        let (wall, raw) = (SystemTime::now(), counter().raw());
+        let Ok(nanos) = wall.duration_since(SystemTime::UNIX_EPOCH) else {
+            return wall;
+        };
+        let Ok(nanos) = u64::try_from(nanos.as_nanos()) else {
+            return wall;
+        };
+        if seen.is_multiple_of(2)
+            && self
+                .version
+                .compare_exchange(seen, seen + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.wall_nanos.store(nanos, Ordering::Relaxed);
+            self.raw.store(raw, Ordering::Relaxed);
+            self.version.store(seen + 2, Ordering::Release);
+        }
+        wall
+    }
+}
+
 /// quanta's clock: the time-stamp counter, calibrated against the monotonic clock once per
 /// process (a few milliseconds, at the first mark), or that clock itself where the counter is
 /// not reliable.
@@ -242,6 +328,24 @@ impl Clock for ManualClock {
 mod tests {
     use super::*;
     use std::thread;
+
+    #[test]
+    fn fast_wall_stays_with_the_system_wall_clock_across_anchors() {
+        let slack = Duration::from_millis(1);
+        for round in 0..3 {
+            let before = SystemTime::now();
+            let fast = SystemClock::fast_wall();
+            let after = SystemTime::now();
+            assert!(
+                fast + slack >= before && fast <= after + slack,
+                "round {round}: {fast:?} outside {before:?}..{after:?}"
+            );
+            if round == 1 {
+                // The next reading takes a new anchor.
+                thread::sleep(ANCHOR_AGE + Duration::from_millis(50));
+            }
+        }
+    }
 
     #[test]
     fn system_marks_time_spans_like_instants_do() {

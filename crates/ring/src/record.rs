@@ -1,6 +1,8 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use stanchion_core::SystemClock;
+
 /// A record's severity, least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -50,12 +52,14 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    /// A record stamped with the current wall-clock time.
+    /// A record stamped with the current wall-clock time, read through the time-stamp counter
+    /// ([`SystemClock::fast_wall`](stanchion_core::SystemClock::fast_wall): within microseconds
+    /// of `SystemTime::now()` at a third of its cost).
     pub fn new(level: Level, target: &'static str, message: &'a [u8]) -> Self {
         Self {
             level,
             target,
-            timestamp: SystemTime::now(),
+            timestamp: SystemClock::fast_wall(),
             message,
         }
     }
