@@ -145,12 +145,34 @@ impl SystemClock {
     /// assert!(gap < Duration::from_millis(1));
     /// ```
     pub fn fast_wall() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(Self::fast_wall_nanos())
+    }
+
+    /// [`fast_wall`](Self::fast_wall) as nanoseconds since the Unix epoch, for a caller that
+    /// stores time as a number: converting a `SystemTime` back costs as much as reading it.
+    /// Zero before 1970; the nanoseconds of a `u64` run out in 2554, where it stops.
+    pub fn fast_wall_nanos() -> u64 {
         WALL_ANCHOR.read()
     }
 }
 
-/// How often [`SystemClock::fast_wall`] re-reads the system's wall clock.
-const ANCHOR_AGE: Duration = Duration::from_secs(1);
+/// `time` as nanoseconds since the Unix epoch: zero before 1970, and `u64::MAX` from 2554 on.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// assert_eq!(stanchion_core::unix_nanos(UNIX_EPOCH + Duration::from_micros(3)), 3_000);
+/// assert_eq!(stanchion_core::unix_nanos(UNIX_EPOCH - Duration::from_secs(1)), 0);
+/// ```
+pub fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
+/// How often [`SystemClock::fast_wall`] re-reads the system's wall clock, in nanoseconds.
+const ANCHOR_AGE_NANOS: u64 = 1_000_000_000;
 
 static WALL_ANCHOR: WallAnchor = WallAnchor {
     version: AtomicU64::new(0),
@@ -168,7 +190,7 @@ struct WallAnchor {
 }
 
 impl WallAnchor {
-    fn read(&self) -> SystemTime {
+    fn read(&self) -> u64 {
         let version = self.version.load(Ordering::Acquire);
         let (wall_nanos, raw) = (
             self.wall_nanos.load(Ordering::Relaxed),
@@ -176,29 +198,23 @@ impl WallAnchor {
         );
         // Orders the two loads above before the version is read again.
         std::sync::atomic::fence(Ordering::Acquire);
-        let now = counter().raw();
-        let elapsed = counter().delta(raw, now);
+        let elapsed = counter().delta_as_nanos(raw, counter().raw());
         if !version.is_multiple_of(2)
             || version == 0
             || version != self.version.load(Ordering::Relaxed)
-            || elapsed >= ANCHOR_AGE
+            || elapsed >= ANCHOR_AGE_NANOS
         {
             return self.anchor(version);
         }
-        SystemTime::UNIX_EPOCH + Duration::from_nanos(wall_nanos) + elapsed
+        wall_nanos.saturating_add(elapsed)
     }
 
     /// Reads the system clock, and makes that the anchor unless another thread is already
     /// re-anchoring.
     #[cold]
-    fn anchor(&self, seen: u64) -> SystemTime {
+    fn anchor(&self, seen: u64) -> u64 {
         let (wall, raw) = (SystemTime::now(), counter().raw());
-        let Ok(nanos) = wall.duration_since(SystemTime::UNIX_EPOCH) else {
-            return wall;
-        };
-        let Ok(nanos) = u64::try_from(nanos.as_nanos()) else {
-            return wall;
-        };
+        let nanos = unix_nanos(wall);
         if seen.is_multiple_of(2)
             && self
                 .version
@@ -209,7 +225,7 @@ impl WallAnchor {
             self.raw.store(raw, Ordering::Relaxed);
             self.version.store(seen + 2, Ordering::Release);
         }
-        wall
+        nanos
     }
 }
 
@@ -342,7 +358,7 @@ mod tests {
             );
             if round == 1 {
                 // The next reading takes a new anchor.
-                thread::sleep(ANCHOR_AGE + Duration::from_millis(50));
+                thread::sleep(Duration::from_nanos(ANCHOR_AGE_NANOS) + Duration::from_millis(50));
             }
         }
     }

@@ -58,7 +58,7 @@ pub use error::{ConfigError, PushError, ShutdownError};
 pub use flusher::{FlushGuard, FlushPolicy, Flusher};
 #[cfg(all(feature = "tracing", not(stanchion_loom)))]
 pub use layer::RingLayer;
-pub use record::{Batch, Level, Record};
+pub use record::{Batch, Level, Record, Timestamp};
 pub use ring::{Consumer, LogRing, LogRingBuilder, Overflow, Producer};
 #[cfg(not(stanchion_loom))]
 pub use sink::{FileSink, FnSink, LineFormat, Sink, WriterSink};

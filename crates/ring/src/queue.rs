@@ -10,17 +10,16 @@
 //! make room; otherwise the consumer is the only one popping and needs no compare-and-swap.
 
 use std::ptr::NonNull;
-use std::time::SystemTime;
 
 use stanchion_core::CachePadded;
 
-use crate::record::{Batch, Level, Record};
+use crate::record::{Batch, Level, Record, Timestamp};
 use crate::sync::{AtomicU64, Backoff, Cell, Ordering, fence};
 
 struct Meta {
     level: Level,
     target: &'static str,
-    timestamp: SystemTime,
+    timestamp: Timestamp,
     len: usize,
     /// The message when it is longer than a slot.
     spill: Option<Box<[u8]>>,
@@ -78,7 +77,7 @@ impl Queue {
                     meta: Cell::new(Meta {
                         level: Level::Info,
                         target: "",
-                        timestamp: SystemTime::UNIX_EPOCH,
+                        timestamp: Timestamp::default(),
                         len: 0,
                         spill: None,
                     }),

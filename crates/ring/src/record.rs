@@ -1,5 +1,5 @@
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use stanchion_core::SystemClock;
 
@@ -37,6 +37,60 @@ impl fmt::Display for Level {
     }
 }
 
+/// A wall-clock time as nanoseconds since the Unix epoch, which is how a record carries it: a
+/// sink formats it with integer arithmetic, where a `SystemTime` would first have to be turned
+/// back into a duration (as costly as reading the clock).
+///
+/// Converts from and to `SystemTime`; times before 1970 become 1970, and times after 2554 (where
+/// a `u64` of nanoseconds ends) become 2554.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use stanchion_ring::Timestamp;
+///
+/// let at = Timestamp::from(UNIX_EPOCH + Duration::from_micros(1_500_000));
+/// assert_eq!(at.unix_nanos(), 1_500_000_000);
+/// assert_eq!(at.to_system_time(), UNIX_EPOCH + Duration::from_micros(1_500_000));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The current wall-clock time, read through the time-stamp counter
+    /// ([`SystemClock::fast_wall_nanos`]: within microseconds of `SystemTime::now()` at half its
+    /// cost).
+    pub fn now() -> Self {
+        Self(SystemClock::fast_wall_nanos())
+    }
+
+    /// The time `nanos` nanoseconds after the Unix epoch.
+    pub const fn from_unix_nanos(nanos: u64) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub const fn unix_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The same time as a `SystemTime`.
+    pub fn to_system_time(self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(self.0)
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        Self(stanchion_core::unix_nanos(time))
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(time: Timestamp) -> Self {
+        time.to_system_time()
+    }
+}
+
 /// One log record: what [`Producer::push`](crate::Producer::push) takes and what a
 /// [`Batch`] hands to a sink. The message is bytes, usually UTF-8 text; the ring copies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +100,18 @@ pub struct Record<'a> {
     /// Where it came from, such as a module path (`tracing`'s targets are `'static`).
     pub target: &'static str,
     /// When it happened.
-    pub timestamp: SystemTime,
+    pub timestamp: Timestamp,
     /// The formatted message.
     pub message: &'a [u8],
 }
 
 impl<'a> Record<'a> {
-    /// A record stamped with the current wall-clock time, read through the time-stamp counter
-    /// ([`SystemClock::fast_wall`](stanchion_core::SystemClock::fast_wall): within microseconds
-    /// of `SystemTime::now()` at a third of its cost).
+    /// A record stamped with the current wall-clock time ([`Timestamp::now`]).
     pub fn new(level: Level, target: &'static str, message: &'a [u8]) -> Self {
         Self {
             level,
             target,
-            timestamp: SystemClock::fast_wall(),
+            timestamp: Timestamp::now(),
             message,
         }
     }
@@ -88,7 +140,7 @@ pub struct Batch {
 struct Header {
     level: Level,
     target: &'static str,
-    timestamp: SystemTime,
+    timestamp: Timestamp,
     end: usize,
 }
 

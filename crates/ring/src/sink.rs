@@ -26,24 +26,17 @@ pub trait Sink: Send + 'static {
     }
 }
 
-/// 9999-12-31T23:59:59Z, the last second the line format can show.
-const LAST_SECOND: u64 = 253_402_300_799;
-
 /// Formats records as lines: `2026-11-23T10:15:02.123456Z  INFO target: message`.
-///
-/// Times before 1970 show as 1970-01-01T00:00:00.000000Z, times after 9999 as the last second of
-/// 9999.
 ///
 /// It keeps the date and time of the last whole second it formatted, so consecutive records
 /// cost a few digits each rather than a calendar conversion.
 ///
 /// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use stanchion_ring::{Level, LineFormat, Record};
+/// use stanchion_ring::{Level, LineFormat, Record, Timestamp};
 ///
 /// let mut format = LineFormat::new();
 /// let mut out = Vec::new();
-/// let at = UNIX_EPOCH + Duration::from_micros(1_500_000);
+/// let at = Timestamp::from_unix_nanos(1_500_000_000);
 /// format.write(&mut out, &Record { level: Level::Warn, target: "jobs", timestamp: at, message: b"retrying" }).unwrap();
 /// assert_eq!(out, b"1970-01-01T00:00:01.500000Z  WARN jobs: retrying\n");
 /// ```
@@ -65,12 +58,8 @@ impl LineFormat {
     ///
     /// The writer's error.
     pub fn write(&mut self, out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
-        let since_epoch = record
-            .timestamp
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        // The format has four-digit years: later times show as the last second of 9999.
-        let second = since_epoch.as_secs().min(LAST_SECOND);
+        let nanos = record.timestamp.unix_nanos();
+        let second = nanos / 1_000_000_000;
         let prefix = match self.second {
             Some((cached, prefix)) if cached == second => prefix,
             _ => {
@@ -84,7 +73,7 @@ impl LineFormat {
             }
         };
         let mut micros = [b'0'; 6];
-        let mut value = since_epoch.subsec_micros();
+        let mut value = nanos % 1_000_000_000 / 1_000;
         for digit in micros.iter_mut().rev() {
             *digit = b'0' + (value % 10) as u8;
             value /= 10;
