@@ -1,6 +1,7 @@
 //! Small, stable types shared by the Stanchion crates: the injectable [`Clock`], the
 //! [`Counter`] that statistics on hot paths are kept in, the wake-up [`event`] that waits
-//! park on, the loom-checked [`RaceCell`], and the shared locking and backoff in [`sync`].
+//! park on, the loom-checked [`RaceCell`], and the shared locking, backoff and sequence lock in
+//! [`sync`].
 //!
 //! Every time-dependent Stanchion component (breaker windows, cache expiry, leases, flush deadlines)
 //! reads time through a [`Clock`] it was given, never from `Instant::now()` directly, so that tests

@@ -31,3 +31,99 @@ impl Backoff {
         loom::thread::yield_now();
     }
 }
+
+#[cfg(stanchion_loom)]
+use loom::sync::atomic::{AtomicU64, Ordering, fence};
+#[cfg(not(stanchion_loom))]
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+
+/// Two numbers written together by one writer at a time and read without a lock: a sequence
+/// lock. A reader gets a pair that was written together, or `None` while a write is under way, if
+/// one landed while it read, or before the first write.
+///
+/// ```
+/// use stanchion_core::sync::SeqPair;
+///
+/// let pair = SeqPair::new();
+/// assert_eq!(pair.read(), None);
+/// assert!(pair.write_if(pair.version(), 7, 8));
+/// assert_eq!(pair.read(), Some((7, 8)));
+/// // A writer that saw an older version does not write.
+/// assert!(!pair.write_if(0, 1, 2));
+/// ```
+#[derive(Debug)]
+pub struct SeqPair {
+    /// Odd while a write is under way; zero before the first.
+    version: AtomicU64,
+    first: AtomicU64,
+    second: AtomicU64,
+}
+
+impl SeqPair {
+    /// A pair never written.
+    #[cfg(not(stanchion_loom))]
+    pub const fn new() -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            first: AtomicU64::new(0),
+            second: AtomicU64::new(0),
+        }
+    }
+
+    /// A pair never written.
+    #[cfg(stanchion_loom)]
+    pub fn new() -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            first: AtomicU64::new(0),
+            second: AtomicU64::new(0),
+        }
+    }
+
+    /// The version to pass to [`write_if`](Self::write_if).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The pair last written, if no write is under way or landed meanwhile.
+    pub fn read(&self) -> Option<(u64, u64)> {
+        let version = self.version.load(Ordering::Acquire);
+        let pair = (
+            self.first.load(Ordering::Relaxed),
+            self.second.load(Ordering::Relaxed),
+        );
+        // Orders the two loads above before the version is read again.
+        fence(Ordering::Acquire);
+        let settled = version != 0
+            && version.is_multiple_of(2)
+            && version == self.version.load(Ordering::Relaxed);
+        settled.then_some(pair)
+    }
+
+    /// Writes the pair if the version is still `seen` and no write is under way; says whether it
+    /// wrote. One of several writers racing from the same version wins.
+    pub fn write_if(&self, seen: u64, first: u64, second: u64) -> bool {
+        if !seen.is_multiple_of(2)
+            || self
+                .version
+                .compare_exchange(seen, seen + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        // Keeps the stores below from becoming visible before the odd version: a reader that sees
+        // either of them then sees the version move.
+        fence(Ordering::Release);
+        self.first.store(first, Ordering::Relaxed);
+        self.second.store(second, Ordering::Relaxed);
+        self.version.store(seen + 2, Ordering::Release);
+        true
+    }
+}
+
+#[cfg(not(stanchion_loom))]
+impl Default for SeqPair {
+    fn default() -> Self {
+        Self::new()
+    }
+}
