@@ -96,10 +96,9 @@ struct LazyNow<'a> {
 
 impl Now for LazyNow<'_> {
     fn nanos(&mut self) -> u64 {
-        *self.nanos.get_or_insert_with(|| {
-            let elapsed = self.clock.span(self.origin, self.clock.mark());
-            u64::try_from(elapsed.as_nanos()).unwrap_or(NEVER - 1)
-        })
+        *self
+            .nanos
+            .get_or_insert_with(|| self.clock.nanos_since(self.origin).min(NEVER - 1))
     }
 }
 

@@ -31,6 +31,10 @@ const GHOST_PER_ENTRY: usize = 2;
 /// The most credit a read can give an entry in main.
 const MAX_FREQUENCY: u8 = 3;
 
+/// Reads an entry keeps for the sketch at most: a sketch counter saturates at 15, and halving
+/// brings it down from there.
+const UNRECORDED_READS_CAP: u16 = 15;
+
 /// Time as nanoseconds since the cache's origin, read from the clock at most once per operation
 /// and only when an entry that can expire is touched.
 pub(crate) trait Now {
@@ -82,7 +86,8 @@ struct Entry<K, V> {
     in_main: bool,
     /// Reads the sketch has not been told about yet. A read only bumps this (the entry's cache line
     /// is already loaded); the sketch hears of them when the entry's credit is spent or it leaves,
-    /// so it is current whenever it is asked about an entry with no credit left.
+    /// so it is current whenever it is asked about an entry with no credit left. At most
+    /// `UNRECORDED_READS_CAP`.
     unrecorded_reads: u16,
     /// Time-to-live deadline, or `NEVER`.
     deadline: u64,
@@ -218,12 +223,20 @@ impl<K: Eq, V: Clone> Shard<K, V> {
                 self.stats.misses += 1;
                 return None;
             }
-            self.entry_mut(index).touched = now;
+            if self.time_to_idle.is_some() {
+                self.entry_mut(index).touched = now;
+            }
         }
         self.stats.hits += 1;
+        // Counters are written only while they still move, so a popular entry's cache line stays
+        // clean and can be shared by the cores that read it.
         let entry = self.entry_mut(index);
-        entry.frequency = (entry.frequency + 1).min(MAX_FREQUENCY);
-        entry.unrecorded_reads = entry.unrecorded_reads.saturating_add(1);
+        if entry.frequency < MAX_FREQUENCY {
+            entry.frequency += 1;
+        }
+        if entry.unrecorded_reads < UNRECORDED_READS_CAP {
+            entry.unrecorded_reads += 1;
+        }
         Some(entry.value.clone())
     }
 

@@ -51,6 +51,19 @@ pub trait Clock: Send + Sync + fmt::Debug {
             _ => Duration::ZERO,
         }
     }
+
+    /// The nanoseconds from `start`, a [`mark`](Self::mark) of this clock, to now (saturating at
+    /// `u64::MAX`; zero unless now is after `start`). It is `span(start, mark())` in one call and
+    /// without a `Duration` in between, which makes it the cheapest way to check a deadline.
+    #[inline]
+    fn nanos_since(&self, start: Mark) -> u64 {
+        saturating_nanos(self.span(start, self.mark()))
+    }
+}
+
+/// A duration in whole nanoseconds, `u64::MAX` if it does not fit.
+fn saturating_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A reading of a [`Clock`] for timing a span, from [`Clock::mark`]; compare two with
@@ -85,6 +98,11 @@ macro_rules! forward_clock {
             #[inline]
             fn span(&self, start: Mark, end: Mark) -> Duration {
                 (**self).span(start, end)
+            }
+
+            #[inline]
+            fn nanos_since(&self, start: Mark) -> u64 {
+                (**self).nanos_since(start)
             }
         }
     )*};
@@ -126,6 +144,17 @@ impl Clock for SystemClock {
         match (start.0, end.0) {
             (Reading::Counter(start), Reading::Counter(end)) => counter().delta(start, end),
             _ => Duration::ZERO,
+        }
+    }
+
+    #[inline]
+    fn nanos_since(&self, start: Mark) -> u64 {
+        match start.0 {
+            Reading::Counter(start) => {
+                let counter = counter();
+                counter.delta_as_nanos(start, counter.raw())
+            }
+            Reading::Instant(_) => 0,
         }
     }
 }
@@ -175,9 +204,7 @@ impl SystemClock {
 /// ```
 pub fn unix_nanos(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        })
+        .map_or(0, saturating_nanos)
 }
 
 #[cfg(not(stanchion_loom))]
@@ -384,6 +411,21 @@ mod tests {
             Duration::ZERO,
             "backwards is zero"
         );
+        let before = clock.span(mark, clock.mark());
+        let since = Duration::from_nanos(clock.nanos_since(mark));
+        assert!(
+            since >= before && since <= before + Duration::from_millis(5),
+            "{since:?} vs {before:?}"
+        );
+        assert!(
+            clock.nanos_since(clock.mark()) < 1_000_000,
+            "a fresh mark is about now"
+        );
+        assert_eq!(
+            clock.nanos_since(ManualClock::new().mark()),
+            0,
+            "marks of different clocks do not compare"
+        );
     }
 
     #[test]
@@ -393,6 +435,7 @@ mod tests {
         assert_eq!(clock.span(mark, clock.mark()), Duration::ZERO);
         clock.advance(Duration::from_millis(7));
         assert_eq!(clock.span(mark, clock.mark()), Duration::from_millis(7));
+        assert_eq!(clock.nanos_since(mark), 7_000_000);
         assert_eq!(
             SystemClock.span(mark, SystemClock.mark()),
             Duration::ZERO,
