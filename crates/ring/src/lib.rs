@@ -7,7 +7,8 @@
 //! ([`DropNewest`](Overflow::DropNewest), the default) or drop the oldest
 //! ([`DropOldest`](Overflow::DropOldest)); every drop is counted. A [`Flusher`] thread drains the
 //! ring into a [`Sink`] ([`WriterSink`], [`FileSink`] with size-based rotation, [`FnSink`], or
-//! your own) in batches of up to `max_batch` records and at least every `max_delay`; dropping its
+//! your own), each record straight from its slot without a copy, in batches of up to `max_batch`
+//! records and at least every `max_delay`; dropping its
 //! [`FlushGuard`] writes out everything pushed before and joins the thread, waiting at most a
 //! configured timeout.
 //!
@@ -21,7 +22,7 @@
 //!     .build()
 //!     .unwrap();
 //! let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-//! let sink = stanchion_ring::FnSink({
+//! let sink = stanchion_ring::FnSink::new({
 //!     let out = out.clone();
 //!     move |batch: &stanchion_ring::Batch| {
 //!         out.lock().unwrap().extend(batch.iter().map(|r| r.message.to_vec()));

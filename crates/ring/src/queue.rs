@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 
 use stanchion_core::CachePadded;
 
-use crate::record::{Batch, Level, Record, Timestamp};
+use crate::record::{Level, Record, Timestamp};
 use crate::sync::{AtomicU64, Backoff, Cell, Ordering, fence};
 
 struct Meta {
@@ -172,9 +172,10 @@ impl Queue {
         }
     }
 
-    /// Takes the oldest record, handing it to `take` (or dropping it when `take` is `None`).
-    /// Returns false when the ring is empty.
-    pub(crate) fn pop(&self, take: Option<&mut Batch>) -> bool {
+    /// Takes the oldest record, handing it to `take` while its slot is still held (so the record
+    /// borrows the slot's bytes); the slot is freed when `take` returns or panics. Returns false
+    /// when the ring is empty.
+    pub(crate) fn pop(&self, take: impl FnOnce(Record<'_>)) -> bool {
         if !self.shared_pop {
             return self.pop_exclusive(take);
         }
@@ -191,11 +192,12 @@ impl Queue {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        if let Some(batch) = take {
-                            self.read(slot, head, batch);
-                        }
-                        slot.stamp
-                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        let _free = Free {
+                            slot,
+                            stamp: head.wrapping_add(self.one_lap),
+                            head: None,
+                        };
+                        self.read(slot, head, take);
                         return true;
                     }
                     Err(now) => head = now,
@@ -218,19 +220,19 @@ impl Queue {
 
     /// `pop` for a queue whose consumer is the only one taking records: no compare-and-swap, and
     /// a record still being written counts as not there yet.
-    fn pop_exclusive(&self, take: Option<&mut Batch>) -> bool {
+    fn pop_exclusive(&self, take: impl FnOnce(Record<'_>)) -> bool {
         let head = self.head.load(Ordering::Relaxed);
         let slot = &self.slots[(head & (self.one_lap - 1)) as usize];
         if slot.stamp.load(Ordering::Acquire) != head + 1 {
             return false;
         }
-        if let Some(batch) = take {
-            self.read(slot, head, batch);
-        }
-        slot.stamp
-            .store(head.wrapping_add(self.one_lap), Ordering::Release);
         // A producer that reads the old head reports the ring full, which it was when it looked.
-        self.head.store(self.advance(head), Ordering::Release);
+        let _free = Free {
+            slot,
+            stamp: head.wrapping_add(self.one_lap),
+            head: Some((&self.head, self.advance(head))),
+        };
+        self.read(slot, head, take);
         true
     }
 
@@ -262,7 +264,7 @@ impl Queue {
         });
     }
 
-    fn read(&self, slot: &Slot, stamp: u64, batch: &mut Batch) {
+    fn read(&self, slot: &Slot, stamp: u64, take: impl FnOnce(Record<'_>)) {
         slot.meta.with_mut(|meta| {
             // SAFETY: this thread claimed the slot for reading (see `write`).
             let meta = unsafe { &mut *meta };
@@ -272,13 +274,30 @@ impl Queue {
                 // SAFETY: the producer wrote `len` bytes into the region before releasing it.
                 None => unsafe { std::slice::from_raw_parts(self.region(stamp), meta.len) },
             };
-            batch.push(Record {
+            take(Record {
                 level: meta.level,
                 target: meta.target,
                 timestamp: meta.timestamp,
                 message,
             });
         });
+    }
+}
+
+/// Frees a slot that was read, on the way out even if the reader panicked, so the ring goes on:
+/// stores the slot's stamp for the next lap's writer, then (for the exclusive consumer) the new head.
+struct Free<'a> {
+    slot: &'a Slot,
+    stamp: u64,
+    head: Option<(&'a AtomicU64, u64)>,
+}
+
+impl Drop for Free<'_> {
+    fn drop(&mut self) {
+        self.slot.stamp.store(self.stamp, Ordering::Release);
+        if let Some((head, next)) = self.head {
+            head.store(next, Ordering::Release);
+        }
     }
 }
 

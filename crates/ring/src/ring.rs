@@ -230,7 +230,7 @@ impl Producer {
                     return Err(PushError::Full);
                 }
                 Overflow::DropOldest => {
-                    if shared.queue.pop(None) {
+                    if shared.queue.pop(|_| {}) {
                         shared.dropped.increment();
                     }
                 }
@@ -301,6 +301,21 @@ impl Drop for Producer {
     }
 }
 
+/// Records a drain took; dropping it wakes `Block` producers waiting for room, also when the
+/// drain ends in a panic (the slot of the record being taken was freed all the same).
+struct Taken<'a> {
+    shared: &'a Shared,
+    count: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if (self.count > 0 || std::thread::panicking()) && self.shared.overflow == Overflow::Block {
+            self.shared.space.notify(usize::MAX);
+        }
+    }
+}
+
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
@@ -317,19 +332,23 @@ pub struct Consumer {
 impl Consumer {
     /// Moves up to `max` records, oldest first, into `batch` and returns how many.
     pub fn drain(&mut self, batch: &mut Batch, max: usize) -> usize {
+        self.drain_with(max, |record| batch.push(record))
+    }
+
+    /// Hands up to `max` records, oldest first, to `take` and returns how many. Each record still
+    /// borrows its slot in the ring, so nothing is copied; the slot is freed when `take` returns.
+    /// If `take` panics, the record it was handed is gone and the ring goes on.
+    pub fn drain_with(&mut self, max: usize, mut take: impl FnMut(Record<'_>)) -> usize {
         let shared = &*self.shared;
         // The ring is fullest just before the consumer takes from it.
         shared
             .high_watermark
             .fetch_max(shared.queue.len(), Ordering::Relaxed);
-        let mut taken = 0;
-        while taken < max && shared.queue.pop(Some(batch)) {
-            taken += 1;
+        let mut taken = Taken { shared, count: 0 };
+        while taken.count < max && shared.queue.pop(&mut take) {
+            taken.count += 1;
         }
-        if taken > 0 && shared.overflow == Overflow::Block {
-            shared.space.notify(usize::MAX);
-        }
-        taken
+        taken.count
     }
 
     /// Records waiting now.

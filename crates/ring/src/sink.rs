@@ -4,16 +4,27 @@ use std::path::{Path, PathBuf};
 
 use crate::record::{Batch, Level, Record};
 
-/// Where a [`Flusher`](crate::Flusher) writes records. Errors are counted in
-/// [`RingStats::sink_errors`](crate::RingStats::sink_errors) and kept as
-/// [`FlushGuard::last_error`](crate::FlushGuard::last_error); they never stop the flusher.
+/// Where a [`Flusher`](crate::Flusher) writes records. Every call that fails (or panics) counts
+/// once in [`RingStats::sink_errors`](crate::RingStats::sink_errors) and is kept as
+/// [`FlushGuard::last_error`](crate::FlushGuard::last_error); it never stops the flusher.
 pub trait Sink: Send + 'static {
-    /// Writes a batch of records (it may buffer them).
+    /// Writes one record (it may buffer it). The record is handed over straight from its slot in
+    /// the ring, which is reused when this returns: a sink that keeps records must copy them.
     ///
     /// # Errors
     ///
-    /// Any I/O error; the flusher counts it and goes on with the next batch.
-    fn write(&mut self, batch: &Batch) -> io::Result<()>;
+    /// Any I/O error; the flusher counts it and goes on with the next record.
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()>;
+
+    /// Ends a batch: the flusher calls it after each run of records it drained at once (at most
+    /// `max_batch`). A sink that works in batches writes its batch here.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error, counted as for [`write`](Self::write).
+    fn end_batch(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Pushes buffered records to their destination. Called when the ring runs empty, at least
     /// every `max_delay` while records flow, and at shutdown.
@@ -72,21 +83,23 @@ impl LineFormat {
                 prefix
             }
         };
-        let mut micros = [b'0'; 6];
+        // The fixed-width head of the line, `YYYY-MM-DDTHH:MM:SS.uuuuuuZ LEVEL `, goes out in one
+        // write: each write to a `BufWriter` checks its room and copies, so fewer is faster.
+        let mut head = [0u8; 34];
+        head[..20].copy_from_slice(&prefix);
         let mut value = nanos % 1_000_000_000 / 1_000;
-        for digit in micros.iter_mut().rev() {
+        for digit in head[20..26].iter_mut().rev() {
             *digit = b'0' + (value % 10) as u8;
             value /= 10;
         }
-        out.write_all(&prefix)?;
-        out.write_all(&micros)?;
-        out.write_all(match record.level {
+        head[26..].copy_from_slice(match record.level {
             Level::Trace => b"Z TRACE ",
             Level::Debug => b"Z DEBUG ",
             Level::Info => b"Z  INFO ",
             Level::Warn => b"Z  WARN ",
             Level::Error => b"Z ERROR ",
-        })?;
+        });
+        out.write_all(&head)?;
         out.write_all(record.target.as_bytes())?;
         out.write_all(b": ")?;
         out.write_all(record.message)?;
@@ -121,10 +134,8 @@ impl<W: Write> WriterSink<W> {
 }
 
 impl<W: Write + Send + 'static> Sink for WriterSink<W> {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
-        batch
-            .iter()
-            .try_for_each(|record| self.format.write(&mut self.out, &record))
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.format.write(&mut self.out, record)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -209,19 +220,17 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
-        for record in batch.iter() {
-            self.line.clear();
-            self.format.write(&mut self.line, &record)?;
-            if let Some((max_bytes, keep)) = self.rotation
-                && self.written > 0
-                && self.written + self.line.len() as u64 > max_bytes
-            {
-                self.roll(keep)?;
-            }
-            self.out.write_all(&self.line)?;
-            self.written += self.line.len() as u64;
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.line.clear();
+        self.format.write(&mut self.line, record)?;
+        if let Some((max_bytes, keep)) = self.rotation
+            && self.written > 0
+            && self.written + self.line.len() as u64 > max_bytes
+        {
+            self.roll(keep)?;
         }
+        self.out.write_all(&self.line)?;
+        self.written += self.line.len() as u64;
         Ok(())
     }
 
@@ -230,31 +239,63 @@ impl Sink for FileSink {
     }
 }
 
-/// A sink that hands each batch to a closure.
+/// A sink that hands each batch to a closure: it copies the records the flusher drained at once
+/// into a [`Batch`] and calls the closure at the end of the batch.
 ///
 /// ```
-/// use stanchion_ring::{Batch, FnSink, Sink};
+/// use stanchion_ring::{Batch, FnSink, Level, Record, Sink, Timestamp};
 ///
 /// let mut count = 0;
-/// let mut sink = FnSink(move |batch: &Batch| {
+/// let mut sink = FnSink::new(move |batch: &Batch| {
 ///     count += batch.len();
+///     println!("{count} records so far");
 ///     Ok(())
 /// });
-/// sink.write(&Batch::new()).unwrap();
+/// let record = Record { level: Level::Info, target: "app", timestamp: Timestamp::now(), message: b"hi" };
+/// sink.write(&record).unwrap();
+/// sink.end_batch().unwrap();
 /// ```
-pub struct FnSink<F>(pub F);
+pub struct FnSink<F> {
+    call: F,
+    batch: Batch,
+}
+
+impl<F> FnSink<F>
+where
+    F: FnMut(&Batch) -> io::Result<()> + Send + 'static,
+{
+    /// A sink that calls `call` with each batch.
+    pub fn new(call: F) -> Self {
+        Self {
+            call,
+            batch: Batch::new(),
+        }
+    }
+}
 
 impl<F> Sink for FnSink<F>
 where
     F: FnMut(&Batch) -> io::Result<()> + Send + 'static,
 {
-    fn write(&mut self, batch: &Batch) -> io::Result<()> {
-        (self.0)(batch)
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        self.batch.push(*record);
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let result = (self.call)(&self.batch);
+        self.batch.clear();
+        result
     }
 }
 
 impl<F> std::fmt::Debug for FnSink<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnSink(..)")
+        f.debug_struct("FnSink")
+            .field("batched", &self.batch.len())
+            .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ fn collect() -> (
     FnSink<impl FnMut(&Batch) -> io::Result<()> + Send + 'static>,
 ) {
     let lines: Lines = Arc::default();
-    let sink = FnSink({
+    let sink = FnSink::new({
         let lines = Arc::clone(&lines);
         move |batch: &Batch| {
             let mut lines = lines.lock().unwrap();
@@ -93,7 +93,7 @@ fn records_reach_the_sink_within_max_delay() {
 fn a_failing_sink_is_counted_and_reported_and_the_flusher_goes_on() {
     let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
     let calls = Arc::new(Mutex::new(0));
-    let sink = FnSink({
+    let sink = FnSink::new({
         let calls = Arc::clone(&calls);
         move |_: &Batch| {
             *calls.lock().unwrap() += 1;
@@ -119,7 +119,7 @@ fn a_failing_sink_is_counted_and_reported_and_the_flusher_goes_on() {
 #[test]
 fn shutdown_gives_up_after_its_timeout_on_a_stuck_sink() {
     let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
-    let sink = FnSink(|_: &Batch| {
+    let sink = FnSink::new(|_: &Batch| {
         thread::sleep(Duration::from_millis(500));
         Ok(())
     });
@@ -186,15 +186,14 @@ fn the_flusher_ends_when_every_producer_is_gone() {
 
 #[test]
 fn writer_sink_writes_one_line_per_record() {
-    let mut batch = Batch::new();
-    batch.push(Record {
+    let record = Record {
         level: Level::Warn,
         target: "jobs",
         timestamp: (std::time::UNIX_EPOCH + Duration::from_micros(1_500_000)).into(),
         message: b"retrying",
-    });
+    };
     let mut sink = WriterSink::new(Vec::new());
-    stanchion_ring::Sink::write(&mut sink, &batch).unwrap();
+    stanchion_ring::Sink::write(&mut sink, &record).unwrap();
     let text = String::from_utf8(sink.into_inner().unwrap()).unwrap();
     assert_eq!(text, "1970-01-01T00:00:01.500000Z  WARN jobs: retrying\n");
 }
@@ -245,7 +244,7 @@ fn the_tracing_layer_formats_events_into_the_ring() {
 fn a_panicking_sink_is_an_error_not_the_end_of_the_flusher() {
     let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
     let calls = Arc::new(Mutex::new(0));
-    let sink = FnSink({
+    let sink = FnSink::new({
         let calls = Arc::clone(&calls);
         move |_: &Batch| {
             let call = {
@@ -324,7 +323,7 @@ impl io::Write for SharedBuffer {
 #[test]
 fn shutdown_does_not_wait_for_records_pushed_after_it() {
     let (producer, consumer) = LogRing::builder().capacity(1024).build().unwrap();
-    let sink = FnSink(|_: &Batch| {
+    let sink = FnSink::new(|_: &Batch| {
         thread::sleep(Duration::from_millis(1));
         Ok(())
     });
@@ -344,4 +343,64 @@ fn shutdown_does_not_wait_for_records_pushed_after_it() {
     assert!(started.elapsed() < Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     chatter.join().unwrap();
+}
+
+/// Fails the record "bad", panics on "worse", and keeps the rest.
+struct PickySink(Lines);
+
+impl stanchion_ring::Sink for PickySink {
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        match record.message {
+            b"bad" => Err(io::Error::other("no bad records")),
+            b"worse" => panic!("no worse records"),
+            message => {
+                let line = String::from_utf8(message.to_vec()).unwrap();
+                self.0.lock().unwrap().push(line);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[test]
+fn a_record_the_sink_fails_or_panics_on_costs_only_that_record() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let lines: Lines = Arc::default();
+    let guard = Flusher::spawn(
+        consumer,
+        PickySink(Arc::clone(&lines)),
+        FlushPolicy::default(),
+    )
+    .unwrap();
+    for message in ["one", "bad", "two", "worse", "three"] {
+        producer.push(info(message)).unwrap();
+    }
+    guard.shutdown().unwrap();
+    assert_eq!(*lines.lock().unwrap(), ["one", "two", "three"]);
+    let stats = producer.stats();
+    assert_eq!((stats.flushed, stats.sink_errors), (5, 2));
+}
+
+#[test]
+fn drain_with_hands_records_from_their_slots_and_survives_a_panic() {
+    let (producer, mut consumer) = LogRing::builder()
+        .capacity(2)
+        .overflow(Overflow::DropNewest)
+        .build()
+        .unwrap();
+    producer.push(info("first")).unwrap();
+    producer.push(info("second")).unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        consumer.drain_with(8, |record| {
+            assert_ne!(record.message, b"first", "taken");
+        })
+    }));
+    assert!(panicked.is_err());
+    // The slot of the record being taken was freed: one more fits, and the rest comes in order.
+    producer.push(info("third")).unwrap();
+    assert_eq!(producer.push(info("fourth")), Err(PushError::Full));
+    let mut seen = Vec::new();
+    let taken = consumer.drain_with(8, |record| seen.push(record.message.to_vec()));
+    assert_eq!(taken, 2);
+    assert_eq!(seen, [b"second".to_vec(), b"third".to_vec()]);
 }

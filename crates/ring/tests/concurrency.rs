@@ -19,7 +19,7 @@ fn run(overflow: Overflow) {
         .unwrap();
     // (producer, sequence) per record, in the order the sink saw them.
     let seen: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
-    let sink = FnSink({
+    let sink = FnSink::new({
         let seen = Arc::clone(&seen);
         move |batch: &Batch| {
             let mut seen = seen.lock().unwrap();
