@@ -7,8 +7,8 @@
 //! ([`DropNewest`](Overflow::DropNewest), the default) or drop the oldest
 //! ([`DropOldest`](Overflow::DropOldest)); every drop is counted. A [`Flusher`] thread drains the
 //! ring into a [`Sink`] ([`WriterSink`], [`FileSink`] with size-based rotation, [`FnSink`], or
-//! your own), each record straight from its slot without a copy, in batches of up to `max_batch`
-//! records and at least every `max_delay`; dropping its
+//! your own), in batches of up to `max_batch` records and at least every `max_delay`, handing the
+//! sink each record straight from its slot (except under `DropOldest`); dropping its
 //! [`FlushGuard`] writes out everything pushed before and joins the thread, waiting at most a
 //! configured timeout.
 //!

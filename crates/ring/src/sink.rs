@@ -286,9 +286,18 @@ where
         if self.batch.is_empty() {
             return Ok(());
         }
-        let result = (self.call)(&self.batch);
-        self.batch.clear();
+        // Taken out while the closure runs, so a closure that panics does not get the same
+        // records again next time; the buffers come back for reuse.
+        let mut batch = std::mem::take(&mut self.batch);
+        let result = (self.call)(&batch);
+        batch.clear();
+        self.batch = batch;
         result
+    }
+
+    /// Ends the batch (a caller driving the sink by hand may only call `write` and `flush`).
+    fn flush(&mut self) -> io::Result<()> {
+        self.end_batch()
     }
 }
 

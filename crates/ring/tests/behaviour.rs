@@ -382,25 +382,183 @@ fn a_record_the_sink_fails_or_panics_on_costs_only_that_record() {
 }
 
 #[test]
-fn drain_with_hands_records_from_their_slots_and_survives_a_panic() {
-    let (producer, mut consumer) = LogRing::builder()
+fn drain_with_hands_records_over_in_order_and_survives_a_panic_under_every_policy() {
+    for overflow in [Overflow::Block, Overflow::DropNewest, Overflow::DropOldest] {
+        let (producer, mut consumer) = LogRing::builder()
+            .capacity(2)
+            .overflow(overflow)
+            .build()
+            .unwrap();
+        producer.push(info("first")).unwrap();
+        producer.push(info("second")).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            consumer.drain_with(8, |record| {
+                assert_ne!(record.message, b"first", "taken");
+            })
+        }));
+        assert!(panicked.is_err());
+        // The slot of the record being taken was freed: one more fits, and the rest comes in
+        // order. (Were it not freed, this push would spin on it for ever.)
+        producer.try_push(info("third")).unwrap();
+        let mut seen = Vec::new();
+        let taken = consumer.drain_with(8, |record| seen.push(record.message.to_vec()));
+        assert_eq!(taken, 2, "{overflow:?}");
+        assert_eq!(
+            seen,
+            [b"second".to_vec(), b"third".to_vec()],
+            "{overflow:?}"
+        );
+    }
+}
+
+/// Sleeps `delay` per record, and panics on the record "boom".
+struct SlowSink {
+    delay: Duration,
+}
+
+impl stanchion_ring::Sink for SlowSink {
+    fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        thread::sleep(self.delay);
+        assert_ne!(record.message, b"boom", "the sink panics");
+        Ok(())
+    }
+}
+
+#[test]
+fn a_drop_oldest_push_does_not_wait_for_the_sink() {
+    let (producer, consumer) = LogRing::builder()
         .capacity(2)
-        .overflow(Overflow::DropNewest)
+        .overflow(Overflow::DropOldest)
         .build()
         .unwrap();
-    producer.push(info("first")).unwrap();
-    producer.push(info("second")).unwrap();
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        consumer.drain_with(8, |record| {
-            assert_ne!(record.message, b"first", "taken");
+    let sink = SlowSink {
+        delay: Duration::from_secs(1),
+    };
+    let policy = FlushPolicy {
+        max_batch: 1,
+        ..FlushPolicy::default()
+    };
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    producer.push(info("a")).unwrap();
+    producer.push(info("b")).unwrap();
+    // The flusher is inside the sink's write of "a" now; under `DropOldest` its slot is free.
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    producer.push(info("c")).unwrap();
+    producer.push(info("d")).unwrap();
+    assert!(started.elapsed() < Duration::from_millis(500));
+    drop(guard);
+}
+
+#[test]
+fn a_blocked_push_is_woken_after_a_few_records_are_written_not_the_whole_batch() {
+    let (producer, consumer) = LogRing::builder()
+        .capacity(16)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let sink = SlowSink {
+        delay: Duration::from_millis(50),
+    };
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    for _ in 0..16 {
+        producer.push(info("x")).unwrap();
+    }
+    let started = Instant::now();
+    producer.push(info("y")).unwrap();
+    // Every 4 records (a quarter of the ring, 200 ms) it looks for waiters; the batch takes 800 ms.
+    assert!(started.elapsed() < Duration::from_millis(600));
+    drop(guard);
+}
+
+#[test]
+fn a_blocked_push_is_woken_when_the_sink_panics_on_the_only_record() {
+    let (producer, consumer) = LogRing::builder()
+        .capacity(1)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let sink = SlowSink {
+        delay: Duration::from_millis(200),
+    };
+    let policy = FlushPolicy {
+        max_delay: Duration::from_secs(3600),
+        ..FlushPolicy::default()
+    };
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    producer.push(info("boom")).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let producer = producer.clone();
+        thread::spawn(move || {
+            producer.push(info("after")).unwrap();
+            done_tx.send(()).unwrap();
         })
-    }));
-    assert!(panicked.is_err());
-    // The slot of the record being taken was freed: one more fits, and the rest comes in order.
-    producer.push(info("third")).unwrap();
-    assert_eq!(producer.push(info("fourth")), Err(PushError::Full));
-    let mut seen = Vec::new();
-    let taken = consumer.drain_with(8, |record| seen.push(record.message.to_vec()));
-    assert_eq!(taken, 2);
-    assert_eq!(seen, [b"second".to_vec(), b"third".to_vec()]);
+    };
+    assert!(
+        done_rx.recv_timeout(Duration::from_secs(3)).is_ok(),
+        "the blocked push was never woken"
+    );
+    waiter.join().unwrap();
+    drop(guard);
+}
+
+#[test]
+fn a_drop_oldest_sink_may_log_into_its_own_ring() {
+    struct SelfLogging(stanchion_ring::Producer);
+
+    impl stanchion_ring::Sink for SelfLogging {
+        fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+            if record.message == b"a" {
+                self.0.push(info("from the sink")).unwrap();
+            }
+            Ok(())
+        }
+    }
+
+    let (producer, consumer) = LogRing::builder()
+        .capacity(2)
+        .overflow(Overflow::DropOldest)
+        .build()
+        .unwrap();
+    producer.push(info("a")).unwrap();
+    producer.push(info("b")).unwrap();
+    let guard = Flusher::spawn(
+        consumer,
+        SelfLogging(producer.clone()),
+        FlushPolicy::default(),
+    )
+    .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    guard.shutdown().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(producer.stats().flushed, 3);
+}
+
+#[test]
+fn a_batch_whose_closure_panicked_is_not_handed_over_again() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    let seen: Lines = Arc::default();
+    let mut first = true;
+    let sink = FnSink::new({
+        let seen = Arc::clone(&seen);
+        move |batch: &Batch| {
+            assert!(!std::mem::take(&mut first), "the first batch panics");
+            let mut seen = seen.lock().unwrap();
+            seen.extend(
+                batch
+                    .iter()
+                    .map(|r| String::from_utf8(r.message.to_vec()).unwrap()),
+            );
+            Ok(())
+        }
+    });
+    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    producer.push(info("first")).unwrap();
+    thread::sleep(Duration::from_millis(150));
+    producer.push(info("second")).unwrap();
+    guard.shutdown().unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["second"]);
+    assert_eq!(producer.stats().sink_errors, 1);
 }
