@@ -161,8 +161,8 @@ pub(crate) struct Shared {
     /// Notified under `Block` when the consumer makes room or goes away.
     space: Event,
     /// Set by a `Block` producer before it waits for room, so that a drain through a slow sink
-    /// wakes it after `EARLY_WAKE` rather than at its end. Only a hint: the drain's end still wakes everyone, so a missed flag costs time,
-    /// never a wake-up.
+    /// wakes it after `EARLY_WAKE` rather than at its end. Only a hint: the drain's end still
+    /// wakes everyone, so a missed flag costs time, never a wake-up.
     space_wanted: AtomicBool,
     /// Set by a consumer about to sleep; producers then wake it once `wake_at` records wait.
     pub(crate) sleeping: AtomicBool,
@@ -311,26 +311,6 @@ impl Drop for Producer {
     }
 }
 
-/// How long a `Block` producer waiting for room may wait for a drain to end before the drain
-/// wakes it (see `Consumer::drain_with`).
-const EARLY_WAKE: Duration = Duration::from_millis(1);
-
-/// Records a drain took; dropping it wakes `Block` producers waiting for room, also when the
-/// drain ends in a panic (the slot of the record being taken was freed all the same).
-struct Taken<'a> {
-    shared: &'a Shared,
-    count: usize,
-}
-
-impl Drop for Taken<'_> {
-    fn drop(&mut self) {
-        if (self.count > 0 || std::thread::panicking()) && self.shared.overflow == Overflow::Block {
-            self.shared.space_wanted.store(false, Ordering::Relaxed);
-            self.shared.space.notify(usize::MAX);
-        }
-    }
-}
-
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
@@ -443,5 +423,25 @@ impl fmt::Debug for Consumer {
         f.debug_struct("Consumer")
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+/// How long a `Block` producer waiting for room may wait for a drain to end before the drain
+/// wakes it (see `Consumer::drain_with`).
+const EARLY_WAKE: Duration = Duration::from_millis(1);
+
+/// Records a drain took; dropping it wakes `Block` producers waiting for room, also when the
+/// drain ends in a panic (the slot of the record being taken was freed all the same).
+struct Taken<'a> {
+    shared: &'a Shared,
+    count: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if (self.count > 0 || std::thread::panicking()) && self.shared.overflow == Overflow::Block {
+            self.shared.space_wanted.store(false, Ordering::Relaxed);
+            self.shared.space.notify(usize::MAX);
+        }
     }
 }

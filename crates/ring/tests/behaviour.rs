@@ -4,8 +4,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use stanchion_ring::{
-    Batch, ConfigError, FileSink, FlushPolicy, Flusher, FnSink, Level, LogRing, Overflow,
-    PushError, Record, WriterSink,
+    Batch, ConfigError, FileSink, FlushGuard, FlushPolicy, Flusher, FnSink, Level, LogRing,
+    Overflow, Producer, PushError, Record, WriterSink,
 };
 
 type Lines = Arc<Mutex<Vec<String>>>;
@@ -15,10 +15,21 @@ fn collect() -> (
     Lines,
     FnSink<impl FnMut(&Batch) -> io::Result<()> + Send + 'static>,
 ) {
+    collect_after(|| {})
+}
+
+/// A sink collecting messages as strings, after calling `before` on each batch (which may panic).
+fn collect_after(
+    mut before: impl FnMut() + Send + 'static,
+) -> (
+    Lines,
+    FnSink<impl FnMut(&Batch) -> io::Result<()> + Send + 'static>,
+) {
     let lines: Lines = Arc::default();
     let sink = FnSink::new({
         let lines = Arc::clone(&lines);
         move |batch: &Batch| {
+            before();
             let mut lines = lines.lock().unwrap();
             lines.extend(
                 batch
@@ -424,21 +435,29 @@ impl stanchion_ring::Sink for SlowSink {
     }
 }
 
-#[test]
-fn a_drop_oldest_push_does_not_wait_for_the_sink() {
+/// A ring of `capacity` under `overflow`, flushed through a `SlowSink` taking `delay` per record.
+fn slow_ring(
+    capacity: usize,
+    overflow: Overflow,
+    delay: Duration,
+    policy: FlushPolicy,
+) -> (Producer, FlushGuard) {
     let (producer, consumer) = LogRing::builder()
-        .capacity(2)
-        .overflow(Overflow::DropOldest)
+        .capacity(capacity)
+        .overflow(overflow)
         .build()
         .unwrap();
-    let sink = SlowSink {
-        delay: Duration::from_secs(1),
-    };
+    let guard = Flusher::spawn(consumer, SlowSink { delay }, policy).unwrap();
+    (producer, guard)
+}
+
+#[test]
+fn a_drop_oldest_push_does_not_wait_for_the_sink() {
     let policy = FlushPolicy {
         max_batch: 1,
         ..FlushPolicy::default()
     };
-    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    let (producer, guard) = slow_ring(2, Overflow::DropOldest, Duration::from_secs(1), policy);
     producer.push(info("a")).unwrap();
     producer.push(info("b")).unwrap();
     // The flusher is inside the sink's write of "a" now; under `DropOldest` its slot is free.
@@ -452,15 +471,12 @@ fn a_drop_oldest_push_does_not_wait_for_the_sink() {
 
 #[test]
 fn a_blocked_push_waits_for_a_slow_sink_about_a_record_not_the_whole_batch() {
-    let (producer, consumer) = LogRing::builder()
-        .capacity(16)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
-    let sink = SlowSink {
-        delay: Duration::from_millis(50),
-    };
-    let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
+    let (producer, guard) = slow_ring(
+        16,
+        Overflow::Block,
+        Duration::from_millis(50),
+        FlushPolicy::default(),
+    );
     for _ in 0..16 {
         producer.push(info("x")).unwrap();
     }
@@ -473,19 +489,11 @@ fn a_blocked_push_waits_for_a_slow_sink_about_a_record_not_the_whole_batch() {
 
 #[test]
 fn a_blocked_push_is_woken_when_the_sink_panics_on_the_only_record() {
-    let (producer, consumer) = LogRing::builder()
-        .capacity(1)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
-    let sink = SlowSink {
-        delay: Duration::from_millis(200),
-    };
     let policy = FlushPolicy {
         max_delay: Duration::from_secs(3600),
         ..FlushPolicy::default()
     };
-    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    let (producer, guard) = slow_ring(1, Overflow::Block, Duration::from_millis(200), policy);
     producer.push(info("boom")).unwrap();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let waiter = {
@@ -539,20 +547,9 @@ fn a_drop_oldest_sink_may_log_into_its_own_ring() {
 #[test]
 fn a_batch_whose_closure_panicked_is_not_handed_over_again() {
     let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
-    let seen: Lines = Arc::default();
     let mut first = true;
-    let sink = FnSink::new({
-        let seen = Arc::clone(&seen);
-        move |batch: &Batch| {
-            assert!(!std::mem::take(&mut first), "the first batch panics");
-            let mut seen = seen.lock().unwrap();
-            seen.extend(
-                batch
-                    .iter()
-                    .map(|r| String::from_utf8(r.message.to_vec()).unwrap()),
-            );
-            Ok(())
-        }
+    let (seen, sink) = collect_after(move || {
+        assert!(!std::mem::take(&mut first), "the first batch panics");
     });
     let guard = Flusher::spawn(consumer, sink, FlushPolicy::default()).unwrap();
     producer.push(info("first")).unwrap();
