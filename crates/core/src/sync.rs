@@ -30,6 +30,15 @@ impl Backoff {
         #[cfg(stanchion_loom)]
         loom::thread::yield_now();
     }
+
+    /// Whether waiting longer is better done by parking the thread. Always under loom, where
+    /// spinning only adds steps to the model.
+    pub fn is_completed(&self) -> bool {
+        #[cfg(not(stanchion_loom))]
+        return self.0.is_completed();
+        #[cfg(stanchion_loom)]
+        true
+    }
 }
 
 #[cfg(stanchion_loom)]

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
+use stanchion_core::sync::Backoff;
 use stanchion_core::{CachePadded, Counter};
 
+use crate::fifo::{Fifo, Refused};
 use crate::sync::{
-    AtomicBool, AtomicUsize, Event, Fifo, FifoPushError, Listener, Ordering, fence,
-    notify_additional,
+    AtomicBool, AtomicUsize, Event, Listener, Ordering, fence, notify_additional, seq_cst_rmw_done,
 };
 use crate::{ConfigError, PopError, Priority, PushError};
 
@@ -145,10 +145,14 @@ fn smooth_round_robin(weights: &[u32]) -> Vec<u8> {
 /// Threads parked on an event, and how many: the side that makes progress wakes only when someone
 /// is parked, because event-listener's `notify` takes a lock every time it is called.
 ///
-/// The count and the queue's state form a Dekker handshake. A waiter counts itself, listens, then
-/// fences and looks at the queue once more before parking; a waker changes the queue, then fences
-/// and reads the count. Sequentially consistent fences order the two, so either the waiter's last
-/// look sees the change or the waker sees the count and notifies. loom checks both sides.
+/// The count and the queue's state form a Dekker handshake. A waiter listens, counts itself, then
+/// fences and looks at the queue once more before parking. A waker changes the queue with a
+/// sequentially consistent read-modify-write (the ring's compare-and-swap on its tail or head; an
+/// unbounded level fences after its push instead), then reads the count, sequentially consistent
+/// too. The C++20 model orders a fence with such operations, so either the waiter's last look sees
+/// the change or the waker sees the count; the count's increment, made after listening, also
+/// publishes the listener to the waker's `notify`. On x86 this costs the waker one plain load.
+/// loom checks both sides.
 struct Waiters {
     parked: CachePadded<AtomicUsize>,
     event: Event,
@@ -165,8 +169,8 @@ impl Waiters {
     /// Counts the caller as parked and listens. The caller looks at the queue once more, then
     /// waits on the returned guard, which uncounts it when dropped.
     fn park(&self) -> Parked<'_, impl Listener> {
-        self.parked.fetch_add(1, Ordering::SeqCst);
         let listener = self.event.listen();
+        self.parked.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         Parked {
             waiters: self,
@@ -175,11 +179,11 @@ impl Waiters {
     }
 
     /// Wakes `count` parked threads beyond those already woken, after the caller's change to the
-    /// queue.
+    /// queue (a sequentially consistent read-modify-write, or followed by a fence).
     #[inline]
     fn wake(&self, count: usize) {
-        fence(Ordering::SeqCst);
-        if self.parked.load(Ordering::Relaxed) != 0 {
+        seq_cst_rmw_done();
+        if self.parked.load(Ordering::SeqCst) != 0 {
             notify_additional(&self.event, count);
         }
     }
@@ -233,26 +237,21 @@ struct Level<T> {
     fifo: Fifo<T>,
     /// Producers waiting in `push` for room at this level.
     room: Waiters,
-    pushed: Counter,
-    popped: Counter,
     rejected: Counter,
 }
 
 impl<T> Level<T> {
     fn new(capacity: Option<usize>) -> Self {
         Self {
-            fifo: capacity.map_or_else(Fifo::unbounded, Fifo::bounded),
+            fifo: Fifo::new(capacity),
             room: Waiters::new(),
-            pushed: Counter::new(),
-            popped: Counter::new(),
             rejected: Counter::new(),
         }
     }
 
-    /// Counts `count` items taken from this level and wakes as many producers waiting for room.
+    /// After `count` items were taken from this level: wakes as many producers waiting for room.
     #[inline]
     fn taken(&self, count: usize, bounded: bool) {
-        self.popped.add(count as u64);
         if bounded {
             self.room.wake(count);
         }
@@ -369,12 +368,11 @@ impl<T> PriorityQueue<T> {
         };
         match level.fifo.push(item) {
             Ok(()) => {
-                level.pushed.increment();
                 self.inner.items.wake(1);
                 Ok(())
             }
-            Err(FifoPushError::Full(item)) => Err(PushError::Full(item)),
-            Err(FifoPushError::Closed(item)) => Err(PushError::Closed(item)),
+            Err(Refused::Full(item)) => Err(PushError::Full(item)),
+            Err(Refused::Closed(item)) => Err(PushError::Closed(item)),
         }
     }
 
@@ -415,7 +413,6 @@ impl<T> PriorityQueue<T> {
             level.rejected.add(items.len() as u64);
         }
         if pushed > 0 {
-            level.pushed.add(pushed as u64);
             self.inner.items.wake(pushed);
         }
         pushed
@@ -475,11 +472,11 @@ impl<T> PriorityQueue<T> {
         }
     }
 
-    /// Pops from `level`. No emptiness check first: that would read the level's tail, a line its
-    /// producers write on every push, where a pop reads only the head slot unless it is empty.
+    /// Pops from `level`: `None` if it is empty, or if the push its head waits for has not
+    /// finished (see [`Fifo`]).
     #[inline]
     fn pop_level(&self, level: usize) -> Option<T> {
-        self.inner.levels[level].fifo.pop().ok()
+        self.inner.levels[level].fifo.pop()
     }
 
     /// The next item by fairness, and its level.
@@ -521,37 +518,46 @@ impl<T> PriorityQueue<T> {
     /// them, without waiting; returns how many.
     pub fn pop_batch(&self, out: &mut Vec<T>, max: usize) -> usize {
         let bounded = self.bounded();
-        // Items taken in a row from one level are counted, and their room given back, at once.
-        let mut run: Option<(usize, usize)> = None;
         let mut taken = 0;
-        while taken < max {
-            let Some((item, level)) = self.take() else {
-                break;
-            };
-            out.push(item);
-            taken += 1;
-            run = match run {
-                Some((current, count)) if current == level => Some((current, count + 1)),
-                Some((current, count)) => {
-                    self.inner.levels[current].taken(count, bounded);
-                    Some((level, 1))
+        if self.inner.schedule.is_empty() {
+            // Strict: as many as wanted from each level in turn, each level's claimed at once.
+            for level in self.inner.levels.iter() {
+                if taken == max {
+                    break;
                 }
-                None => Some((level, 1)),
-            };
+                let count = level.fifo.pop_into(out, max - taken);
+                if count > 0 {
+                    level.taken(count, bounded);
+                    taken += count;
+                }
+            }
+        } else {
+            // Weighted: ticket by ticket.
+            while taken < max {
+                let Some((item, level)) = self.take() else {
+                    break;
+                };
+                out.push(item);
+                self.inner.levels[level].taken(1, bounded);
+                taken += 1;
+            }
         }
-        if let Some((level, count)) = run {
-            self.inner.levels[level].taken(count, bounded);
+        if taken > 0 {
             self.wake_if_closed();
         }
         taken
     }
 
-    /// Whether the queue is closed and holds nothing, so no item can come any more.
+    /// Whether the queue is closed and holds nothing, so no item can come any more. The flag
+    /// first: a waiting consumer calls this in its spin, and the levels' tails are lines every
+    /// push writes.
     fn drained(&self) -> bool {
-        self.inner
-            .levels
-            .iter()
-            .all(|level| level.fifo.is_closed() && level.fifo.is_empty())
+        self.is_closed()
+            && self
+                .inner
+                .levels
+                .iter()
+                .all(|level| level.fifo.is_closed() && level.fifo.is_empty())
     }
 
     /// Takes the next item, waiting for one; `None` once the queue is closed and drained.
@@ -583,10 +589,18 @@ impl<T> PriorityQueue<T> {
                 backoff.snooze();
                 continue;
             }
-            // Park, then look again: a push between the look and the park is not missed.
+            // Park, then look again: a push between the look and the park is not missed. A push
+            // that has claimed its place but not finished keeps this consumer awake.
             let parked = self.inner.items.park();
             if let Some(found) = self.try_pop() {
                 return Ok(found);
+            }
+            if !self.is_empty() {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return Err(PopError::Timeout);
+                }
+                backoff.snooze();
+                continue;
             }
             if self.drained() {
                 return Err(PopError::Closed);
@@ -616,6 +630,11 @@ impl<T> PriorityQueue<T> {
             if let Some(found) = self.try_pop() {
                 return Some(found);
             }
+            if !self.is_empty() {
+                // A push has claimed its place and is writing its item: nanoseconds.
+                std::hint::spin_loop();
+                continue;
+            }
             if self.drained() {
                 return None;
             }
@@ -630,8 +649,10 @@ impl<T> PriorityQueue<T> {
             level.fifo.close();
             level.room.wake_all();
         }
-        // Once every level is marked, so that whoever sees the flag sees pushes refused.
+        // Once every level is marked, so that whoever sees the flag sees pushes refused. The
+        // fence pairs with a parked consumer's, as a ring's compare-and-swap does (`Waiters`).
         self.inner.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         self.inner.items.wake_all();
     }
 
@@ -671,8 +692,8 @@ impl<T> PriorityQueue<T> {
                 .map(|(level, l)| LevelStats {
                     priority: Priority::from_level(level as u8),
                     len: l.fifo.len(),
-                    pushed: l.pushed.get(),
-                    popped: l.popped.get(),
+                    pushed: l.fifo.pushed(),
+                    popped: l.fifo.popped(),
                     rejected: l.rejected.get(),
                 })
                 .collect(),

@@ -69,6 +69,11 @@ fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
     }
     assert_eq!(all.len() as u64, 3 * PER_PRODUCER, "every item popped");
     assert!(queue.is_empty());
+    // The totals of a bounded level are its ring's positions, hundreds of laps round.
+    for (level, stats) in (0..3).zip(queue.stats().levels) {
+        let each = (0..PER_PRODUCER).filter(|i| i % 3 == level).count() as u64;
+        assert_eq!((stats.pushed, stats.popped), (3 * each, 3 * each));
+    }
 }
 
 #[test]

@@ -82,3 +82,59 @@ fn a_pop_wakes_a_producer_parked_for_room() {
         assert_eq!(queue.try_pop(), Some((2, Priority::Normal)));
     });
 }
+
+/// A two-place level whose head is at its last place, so its second push wraps to the next lap.
+fn queue_at_the_wrap() -> PriorityQueue<u8> {
+    let queue = PriorityQueue::builder()
+        .levels(1)
+        .capacity(Some(2))
+        .build()
+        .unwrap();
+    queue.try_push(0, Priority::High).unwrap();
+    assert_eq!(queue.try_pop(), Some((0, Priority::High)));
+    queue
+}
+
+/// A batch pop takes items while a producer pushes them across the wrap: in order, and each
+/// place's handoff (item, then stamp) is ordered, or loom reports the race on the item's cell.
+#[test]
+fn a_batch_pop_takes_items_as_they_are_pushed() {
+    loom::model(|| {
+        let queue = queue_at_the_wrap();
+        let producer = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                queue.try_push(1, Priority::High).unwrap();
+                queue.try_push(2, Priority::High).unwrap();
+            })
+        };
+        let mut taken = Vec::new();
+        while taken.len() < 2 {
+            if queue.pop_batch(&mut taken, 2) == 0 {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(taken, [1, 2]);
+    });
+}
+
+/// A batch pop and a single pop race for two items across the wrap: each is taken exactly once.
+#[test]
+fn a_batch_pop_and_a_pop_take_each_item_once() {
+    loom::model(|| {
+        let queue = queue_at_the_wrap();
+        queue.try_push(1, Priority::High).unwrap();
+        queue.try_push(2, Priority::High).unwrap();
+        let single = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.try_pop().map(|(item, _)| item))
+        };
+        let mut taken = Vec::new();
+        queue.pop_batch(&mut taken, 2);
+        taken.extend(single.join().unwrap());
+        taken.sort_unstable();
+        assert_eq!(taken, [1, 2]);
+        assert!(queue.is_empty());
+    });
+}

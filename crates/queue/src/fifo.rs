@@ -1,0 +1,406 @@
+//! One level's FIFO: a ring of our own when the level is bounded, concurrent-queue's linked
+//! blocks when it is not.
+//!
+//! The ring is Dmitry Vyukov's bounded MPMC array: every place carries a stamp saying which
+//! position it waits for, so a producer claims the tail and a consumer the head with one
+//! compare-and-swap each, and the stamp hands the item over. Two things make it ours rather than a
+//! dependency:
+//! - a pop reads only the head place's stamp. A place still waiting for its push means the level
+//!   is empty as far as this pop is concerned, without the fence and the read of the tail (a line
+//!   every push writes) that a linearizable emptiness check costs. A consumer walking the levels
+//!   from the most urgent pays nothing for the empty ones;
+//! - a batch pop counts the full places from the head and claims all of them with one
+//!   compare-and-swap;
+//! - pushed and popped totals are the tail and head positions themselves, so neither side writes a
+//!   counter.
+//!
+//! The compare-and-swaps that claim positions are sequentially consistent: they are the changes a
+//! parked thread's fenced look must see (see `Waiters` in queue.rs), at no cost on x86, where every
+//! locked instruction is a full barrier.
+
+use std::mem::MaybeUninit;
+
+use concurrent_queue::ConcurrentQueue;
+use stanchion_core::sync::Backoff;
+use stanchion_core::{CachePadded, Counter, RaceCell};
+
+use crate::sync::{AtomicUsize, Ordering, fence};
+
+/// Why a push was refused; the item comes back.
+#[derive(Debug)]
+pub(crate) enum Refused<T> {
+    Full(T),
+    Closed(T),
+}
+
+impl<T> Refused<T> {
+    pub(crate) fn into_inner(self) -> T {
+        match self {
+            Self::Full(item) | Self::Closed(item) => item,
+        }
+    }
+}
+
+/// A level's items: a [`Ring`] if bounded, linked blocks if not.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per level, allocated once; a box would cost every push an indirection"
+)]
+pub(crate) enum Fifo<T> {
+    Bounded(Ring<T>),
+    #[cfg_attr(stanchion_loom, allow(dead_code))]
+    Unbounded(Unbounded<T>),
+}
+
+/// concurrent-queue's unbounded queue, with the totals it does not keep.
+pub(crate) struct Unbounded<T> {
+    queue: ConcurrentQueue<T>,
+    pushed: Counter,
+    popped: Counter,
+}
+
+impl<T> Fifo<T> {
+    pub(crate) fn new(capacity: Option<usize>) -> Self {
+        match capacity {
+            Some(capacity) => Self::Bounded(Ring::new(capacity)),
+            #[cfg(not(stanchion_loom))]
+            None => Self::Unbounded(Unbounded {
+                queue: ConcurrentQueue::unbounded(),
+                pushed: Counter::new(),
+                popped: Counter::new(),
+            }),
+            // concurrent-queue model-checks itself with its own cfg, not ours: the loom models
+            // run an unbounded level as a ring with more places than any of them pushes.
+            #[cfg(stanchion_loom)]
+            None => Self::Bounded(Ring::new(8)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&self, item: T) -> Result<(), Refused<T>> {
+        match self {
+            Self::Bounded(ring) => ring.push(item),
+            Self::Unbounded(level) => match level.queue.push(item) {
+                Ok(()) => {
+                    level.pushed.increment();
+                    // What the ring's sequentially consistent claim gives a parked consumer.
+                    fence(Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(concurrent_queue::PushError::Full(item)) => Err(Refused::Full(item)),
+                Err(concurrent_queue::PushError::Closed(item)) => Err(Refused::Closed(item)),
+            },
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<T> {
+        match self {
+            Self::Bounded(ring) => ring.pop(),
+            Self::Unbounded(level) => {
+                let item = level.queue.pop().ok()?;
+                level.popped.increment();
+                Some(item)
+            }
+        }
+    }
+
+    /// Moves up to `max` items into `out`; how many.
+    #[inline]
+    pub(crate) fn pop_into(&self, out: &mut Vec<T>, max: usize) -> usize {
+        match self {
+            Self::Bounded(ring) => ring.pop_into(out, max),
+            Self::Unbounded(level) => {
+                let before = out.len();
+                out.extend(level.queue.try_iter().take(max));
+                let count = out.len() - before;
+                level.popped.add(count as u64);
+                count
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Bounded(ring) => ring.len(),
+            Self::Unbounded(level) => level.queue.len(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Self::Bounded(ring) => ring.is_empty(),
+            Self::Unbounded(level) => level.queue.is_empty(),
+        }
+    }
+
+    /// Refuses every later push; whether this call closed it.
+    pub(crate) fn close(&self) -> bool {
+        match self {
+            Self::Bounded(ring) => ring.close(),
+            Self::Unbounded(level) => level.queue.close(),
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        match self {
+            Self::Bounded(ring) => ring.is_closed(),
+            Self::Unbounded(level) => level.queue.is_closed(),
+        }
+    }
+
+    /// Items ever pushed.
+    pub(crate) fn pushed(&self) -> u64 {
+        match self {
+            Self::Bounded(ring) => {
+                ring.count(ring.tail.load(Ordering::Relaxed) & !ring.mark) as u64
+            }
+            Self::Unbounded(level) => level.pushed.get(),
+        }
+    }
+
+    /// Items ever popped.
+    pub(crate) fn popped(&self) -> u64 {
+        match self {
+            Self::Bounded(ring) => ring.count(ring.head.load(Ordering::Relaxed)) as u64,
+            Self::Unbounded(level) => level.popped.get(),
+        }
+    }
+}
+
+/// A place in the ring: the position it waits for, and the item.
+///
+/// A place at index `i` waits for the push of position `i + k·lap` (its stamp is that position),
+/// then holds its item (stamp one more), then, popped, waits for the next lap's push.
+struct Place<T> {
+    stamp: AtomicUsize,
+    item: RaceCell<MaybeUninit<T>>,
+}
+
+/// A bounded MPMC FIFO of `capacity` places.
+///
+/// Positions count pushes (the tail) and pops (the head): the index of a place in the low bits,
+/// below `mark`, and the lap above `lap`. The tail's `mark` bit says the ring is closed.
+pub(crate) struct Ring<T> {
+    head: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicUsize>,
+    places: Box<[Place<T>]>,
+    /// The closed bit of the tail, above every index.
+    mark: usize,
+    /// One lap in position units.
+    lap: usize,
+}
+
+// SAFETY: items move between threads through the stamps' acquire/release handoff; each place's
+// item is touched only by the one thread whose compare-and-swap claimed its position.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as for `Send`: shared access hands items over and never shares them.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+impl<T> Ring<T> {
+    fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "the builder refuses a capacity of 0");
+        let mark = capacity.next_power_of_two();
+        Self {
+            head: CachePadded(AtomicUsize::new(0)),
+            tail: CachePadded(AtomicUsize::new(0)),
+            places: (0..capacity)
+                .map(|index| Place {
+                    stamp: AtomicUsize::new(index),
+                    item: RaceCell::new(MaybeUninit::uninit()),
+                })
+                .collect(),
+            mark,
+            lap: mark << 1,
+        }
+    }
+
+    #[inline]
+    fn place(&self, position: usize) -> &Place<T> {
+        &self.places[position & (self.mark - 1)]
+    }
+
+    /// The position after `position`: the next index, or the first of the next lap.
+    #[inline]
+    fn after(&self, position: usize) -> usize {
+        if (position & (self.mark - 1)) + 1 < self.places.len() {
+            position.wrapping_add(1)
+        } else {
+            (position & !(self.lap - 1)).wrapping_add(self.lap)
+        }
+    }
+
+    /// How many pushes (or pops) a position stands for.
+    #[inline]
+    fn count(&self, position: usize) -> usize {
+        (position / self.lap)
+            .wrapping_mul(self.places.len())
+            .wrapping_add(position & (self.mark - 1))
+    }
+
+    fn push(&self, item: T) -> Result<(), Refused<T>> {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark != 0 {
+                return Err(Refused::Closed(item));
+            }
+            let place = self.place(tail);
+            // Acquire: the pop that freed the place has finished reading its item.
+            let stamp = place.stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    self.after(tail),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: the compare-and-swap made this thread the only one to hold
+                        // position `tail`, and its place is free (the stamp said so).
+                        place.item.with_mut(|slot| unsafe { (*slot).write(item) });
+                        place.stamp.store(tail.wrapping_add(1), Ordering::Release);
+                        return Ok(());
+                    }
+                    Err(current) => tail = current,
+                }
+            } else if stamp.wrapping_add(self.lap) == tail.wrapping_add(1) {
+                // The place still holds the last lap's item. Full, unless its pop has claimed it
+                // and is reading it out: the head says which.
+                fence(Ordering::SeqCst);
+                if self.head.load(Ordering::Relaxed).wrapping_add(self.lap) == tail {
+                    return Err(Refused::Full(item));
+                }
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another push took this position: look at the tail again.
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Claims the head's place, or `None` if its push has not finished.
+    fn pop(&self) -> Option<T> {
+        let backoff = Backoff::new();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let place = self.place(head);
+            // Acquire: the push's item is visible once its stamp is.
+            let stamp = place.stamp.load(Ordering::Acquire);
+            if stamp == head.wrapping_add(1) {
+                match self.head.compare_exchange_weak(
+                    head,
+                    self.after(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    // SAFETY: this thread alone claimed position `head`, whose item is written.
+                    Ok(_) => return Some(unsafe { self.take(head) }),
+                    Err(current) => head = current,
+                }
+            } else if stamp == head {
+                return None;
+            } else {
+                // Another pop took this position: look at the head again.
+                backoff.snooze();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Claims up to `max` items from the head with one compare-and-swap and moves them into `out`.
+    fn pop_into(&self, out: &mut Vec<T>, max: usize) -> usize {
+        let backoff = Backoff::new();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let (mut end, mut count) = (head, 0);
+            while count < max {
+                // Acquire, as in `pop`, for each item claimed below.
+                if self.place(end).stamp.load(Ordering::Acquire) != end.wrapping_add(1) {
+                    break;
+                }
+                end = self.after(end);
+                count += 1;
+            }
+            if count == 0 {
+                if max == 0 || self.place(head).stamp.load(Ordering::Relaxed) == head {
+                    return 0;
+                }
+                backoff.snooze();
+                head = self.head.load(Ordering::Relaxed);
+                continue;
+            }
+            match self
+                .head
+                .compare_exchange(head, end, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    out.reserve(count);
+                    let mut position = head;
+                    for _ in 0..count {
+                        // SAFETY: the compare-and-swap claimed every position from `head` to
+                        // `end`, and the stamps showed each item written.
+                        out.push(unsafe { self.take(position) });
+                        position = self.after(position);
+                    }
+                    return count;
+                }
+                Err(current) => {
+                    head = current;
+                    backoff.snooze();
+                }
+            }
+        }
+    }
+
+    /// Moves the item out of `position`'s place and frees the place for the next lap's push.
+    ///
+    /// # Safety
+    ///
+    /// The caller claimed `position` by moving the head past it, and its item is written.
+    #[inline]
+    unsafe fn take(&self, position: usize) -> T {
+        let place = self.place(position);
+        // SAFETY: per the contract, this thread alone reads this place, which holds an item.
+        let item = place
+            .item
+            .with(|slot| unsafe { (*slot).assume_init_read() });
+        // Release: the next lap's push writes only after this read.
+        place
+            .stamp
+            .store(position.wrapping_add(self.lap), Ordering::Release);
+        item
+    }
+
+    fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            // A consistent pair: the tail did not move while the head was read.
+            if self.tail.load(Ordering::SeqCst) == tail {
+                return self.count(tail & !self.mark).wrapping_sub(self.count(head));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn close(&self) -> bool {
+        self.tail.fetch_or(self.mark, Ordering::SeqCst) & self.mark == 0
+    }
+
+    fn is_closed(&self) -> bool {
+        self.tail.load(Ordering::SeqCst) & self.mark != 0
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // No push is under way (`&mut self`), so every pushed item is reachable from the head.
+        while self.pop().is_some() {}
+    }
+}
