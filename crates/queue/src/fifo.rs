@@ -24,7 +24,7 @@ use concurrent_queue::ConcurrentQueue;
 use stanchion_core::sync::Backoff;
 use stanchion_core::{CachePadded, Counter, RaceCell};
 
-use crate::sync::{AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicUsize, Ordering, fence, seq_cst_rmw_done};
 
 /// Why a push was refused; the item comes back.
 #[derive(Debug)]
@@ -230,7 +230,8 @@ impl<T> Ring<T> {
         }
     }
 
-    /// How many pushes (or pops) a position stands for.
+    /// How many pushes (or pops) a position stands for: exact until positions wrap, after
+    /// `2^64 / lap` laps on 64-bit targets (never, in practice) and `2^32 / lap` on 32-bit ones.
     #[inline]
     fn count(&self, position: usize) -> usize {
         (position / self.lap)
@@ -256,6 +257,7 @@ impl<T> Ring<T> {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
+                        seq_cst_rmw_done();
                         // SAFETY: the compare-and-swap made this thread the only one to hold
                         // position `tail`, and its place is free (the stamp said so).
                         place.item.with_mut(|slot| unsafe { (*slot).write(item) });
@@ -296,8 +298,12 @@ impl<T> Ring<T> {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    // SAFETY: this thread alone claimed position `head`, whose item is written.
-                    Ok(_) => return Some(unsafe { self.take(head) }),
+                    Ok(_) => {
+                        seq_cst_rmw_done();
+                        // SAFETY: this thread alone claimed position `head`, whose item is
+                        // written.
+                        return Some(unsafe { self.take(head) });
+                    }
                     Err(current) => head = current,
                 }
             } else if stamp == head {
@@ -332,16 +338,20 @@ impl<T> Ring<T> {
                 head = self.head.load(Ordering::Relaxed);
                 continue;
             }
+            // Room first: nothing may panic between the claim and the last place's release, or
+            // the claimed places would stay full for ever and wedge the ring.
+            out.reserve(count);
             match self
                 .head
                 .compare_exchange(head, end, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    out.reserve(count);
+                    seq_cst_rmw_done();
                     let mut position = head;
                     for _ in 0..count {
                         // SAFETY: the compare-and-swap claimed every position from `head` to
-                        // `end`, and the stamps showed each item written.
+                        // `end`, and the stamps showed each item written. `out` has room, so
+                        // its push does not allocate or panic.
                         out.push(unsafe { self.take(position) });
                         position = self.after(position);
                     }
@@ -380,7 +390,15 @@ impl<T> Ring<T> {
             let head = self.head.load(Ordering::SeqCst);
             // A consistent pair: the tail did not move while the head was read.
             if self.tail.load(Ordering::SeqCst) == tail {
-                return self.count(tail & !self.mark).wrapping_sub(self.count(head));
+                let tail = tail & !self.mark;
+                let (from, to) = (head & (self.mark - 1), tail & (self.mark - 1));
+                // From the indices, which stay continuous when the positions wrap.
+                return match from.cmp(&to) {
+                    std::cmp::Ordering::Less => to - from,
+                    std::cmp::Ordering::Greater => self.places.len() - from + to,
+                    std::cmp::Ordering::Equal if tail == head => 0,
+                    std::cmp::Ordering::Equal => self.places.len(),
+                };
             }
         }
     }
@@ -390,7 +408,9 @@ impl<T> Ring<T> {
     }
 
     fn close(&self) -> bool {
-        self.tail.fetch_or(self.mark, Ordering::SeqCst) & self.mark == 0
+        let was = self.tail.fetch_or(self.mark, Ordering::SeqCst);
+        seq_cst_rmw_done();
+        was & self.mark == 0
     }
 
     fn is_closed(&self) -> bool {
@@ -400,7 +420,69 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        // No push is under way (`&mut self`), so every pushed item is reachable from the head.
-        while self.pop().is_some() {}
+        // Every place from the head that holds its lap's item; none is claimed, since no push or
+        // pop is under way (`&mut self`).
+        let mut position = self.head.load(Ordering::Relaxed);
+        while self.place(position).stamp.load(Ordering::Relaxed) == position.wrapping_add(1) {
+            // SAFETY: the stamp says the item is written and was never taken, and this thread
+            // alone can reach the ring.
+            drop(unsafe { self.take(position) });
+            position = self.after(position);
+        }
+    }
+}
+
+#[cfg(all(test, not(stanchion_loom)))]
+mod tests {
+    use super::*;
+
+    /// A ring whose positions are about to wrap round `usize`, holding nothing.
+    fn ring_at_the_wrap(capacity: usize) -> Ring<u8> {
+        let ring = Ring::new(capacity);
+        let start = (usize::MAX & !(ring.lap - 1)) + capacity - 1;
+        ring.head.store(start, Ordering::Relaxed);
+        ring.tail.store(start, Ordering::Relaxed);
+        for (index, place) in ring.places.iter().enumerate() {
+            let lap = if index < capacity - 1 {
+                0
+            } else {
+                start & !(ring.lap - 1)
+            };
+            place
+                .stamp
+                .store(lap.wrapping_add(index), Ordering::Relaxed);
+        }
+        ring
+    }
+
+    #[test]
+    fn dropping_a_ring_drops_the_items_it_holds() {
+        let item = std::sync::Arc::new(());
+        let ring = Ring::new(3);
+        for _ in 0..3 {
+            ring.push(std::sync::Arc::clone(&item)).unwrap();
+        }
+        drop(ring.pop());
+        ring.push(std::sync::Arc::clone(&item)).unwrap(); // round the wrap
+        assert_eq!(std::sync::Arc::strong_count(&item), 4);
+        drop(ring);
+        assert_eq!(std::sync::Arc::strong_count(&item), 1);
+    }
+
+    #[test]
+    fn len_and_order_hold_across_the_wrap_of_positions() {
+        for capacity in [1, 3, 4] {
+            let ring = ring_at_the_wrap(capacity);
+            let items: Vec<u8> = (0..capacity as u8).collect();
+            for &item in &items {
+                ring.push(item).unwrap();
+            }
+            assert_eq!(ring.len(), capacity);
+            assert!(matches!(ring.push(9), Err(Refused::Full(9))));
+            let mut out = Vec::new();
+            assert_eq!(ring.pop_into(&mut out, capacity), capacity);
+            assert_eq!(out, items);
+            assert!(ring.is_empty());
+        }
     }
 }

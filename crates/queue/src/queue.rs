@@ -14,6 +14,27 @@ use crate::fifo::{Fifo, Refused};
 use crate::sync::{
     AtomicBool, AtomicUsize, Event, Listener, Ordering, fence, notify_additional, seq_cst_rmw_done,
 };
+
+/// Whether `deadline` has passed.
+fn expired(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
+}
+
+/// Lets the executor run other tasks once.
+#[cfg(not(stanchion_loom))]
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
 use crate::{ConfigError, PopError, Priority, PushError};
 
 /// The most levels a queue may have.
@@ -179,10 +200,9 @@ impl Waiters {
     }
 
     /// Wakes `count` parked threads beyond those already woken, after the caller's change to the
-    /// queue (a sequentially consistent read-modify-write, or followed by a fence).
+    /// queue (a sequentially consistent read-modify-write, or one followed by a fence).
     #[inline]
     fn wake(&self, count: usize) {
-        seq_cst_rmw_done();
         if self.parked.load(Ordering::SeqCst) != 0 {
             notify_additional(&self.event, count);
         }
@@ -585,22 +605,28 @@ impl<T> PriorityQueue<T> {
             if self.drained() {
                 return Err(PopError::Closed);
             }
+            if expired(deadline) {
+                return Err(PopError::Timeout);
+            }
             if !backoff.is_completed() {
                 backoff.snooze();
                 continue;
             }
             // Park, then look again: a push between the look and the park is not missed. A push
-            // that has claimed its place but not finished keeps this consumer awake.
+            // that has claimed its place but not yet written its item keeps this consumer
+            // spinning rather than parked, since its claim is what the handshake sees.
             let parked = self.inner.items.park();
-            if let Some(found) = self.try_pop() {
-                return Ok(found);
-            }
-            if !self.is_empty() {
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            loop {
+                if let Some(found) = self.try_pop() {
+                    return Ok(found);
+                }
+                if self.is_empty() {
+                    break;
+                }
+                if expired(deadline) {
                     return Err(PopError::Timeout);
                 }
                 backoff.snooze();
-                continue;
             }
             if self.drained() {
                 return Err(PopError::Closed);
@@ -626,14 +652,16 @@ impl<T> PriorityQueue<T> {
             if self.drained() {
                 return None;
             }
+            // As in `pop`, yielding to the executor while a push finishes writing its item.
             let parked = self.inner.items.park();
-            if let Some(found) = self.try_pop() {
-                return Some(found);
-            }
-            if !self.is_empty() {
-                // A push has claimed its place and is writing its item: nanoseconds.
-                std::hint::spin_loop();
-                continue;
+            loop {
+                if let Some(found) = self.try_pop() {
+                    return Some(found);
+                }
+                if self.is_empty() {
+                    break;
+                }
+                yield_now().await;
             }
             if self.drained() {
                 return None;
@@ -649,10 +677,10 @@ impl<T> PriorityQueue<T> {
             level.fifo.close();
             level.room.wake_all();
         }
-        // Once every level is marked, so that whoever sees the flag sees pushes refused. The
-        // fence pairs with a parked consumer's, as a ring's compare-and-swap does (`Waiters`).
-        self.inner.closed.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        // Once every level is marked, so that whoever sees the flag sees pushes refused. A
+        // read-modify-write, like a ring's claim, for the handshake with parked consumers.
+        self.inner.closed.swap(true, Ordering::SeqCst);
+        seq_cst_rmw_done();
         self.inner.items.wake_all();
     }
 

@@ -10,12 +10,14 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 pub(crate) use stanchion_core::event::{Event, Listener, notify_additional};
 
-/// Run by a waker between its sequentially consistent read-modify-write of the queue and its read
-/// of a waiter count (see `Waiters` in queue.rs). Nothing in a real build: the C++20 model orders
-/// such an operation with the waiter's `SeqCst` fence, and x86 executes it as a full barrier.
-/// Under loom, a `SeqCst` fence, because loom treats `SeqCst` operations as `AcqRel` (its README,
-/// "SeqCst accesses") and would report the handshake broken. It sits just before the count's read,
-/// after the item's handoff, so that it cannot hide a missing acquire or release in the ring.
+/// Run right after each sequentially consistent read-modify-write that a parked thread's fenced
+/// look must see or that must see the parked thread: a ring's claim of a position, a close (see
+/// `Waiters` in queue.rs). Nothing in a real build: the C++20 model orders such an operation with
+/// the waiter's `SeqCst` fence, and x86 executes it as a full barrier. Under loom, a `SeqCst`
+/// fence in the same place, because loom treats `SeqCst` operations as `AcqRel` (its README,
+/// "SeqCst accesses") and would report the handshake broken. Right after the claim, not later: a
+/// fence after the item's handoff would order the handoff too, and the models would never see a
+/// claimed place whose item is not written yet.
 #[inline(always)]
 pub(crate) fn seq_cst_rmw_done() {
     #[cfg(stanchion_loom)]

@@ -2,6 +2,7 @@
 //! close and drain, fairness, and async waits.
 
 use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -294,4 +295,34 @@ fn back_to_back_pushes_wake_as_many_sleeping_consumers() {
         release.wait();
         consumers.into_iter().for_each(|c| c.join().unwrap());
     }
+}
+
+/// `pop_batch` makes room in `out` before it claims anything: a panic there (here `out` cannot
+/// grow) leaves every item in the queue and every place usable.
+#[test]
+fn a_panic_in_pop_batch_loses_nothing() {
+    let queue = PriorityQueue::<()>::builder()
+        .levels(1)
+        .capacity(Some(2))
+        .build()
+        .unwrap();
+    queue.try_push((), Priority::High).unwrap();
+    queue.try_push((), Priority::High).unwrap();
+    let mut full: Vec<()> = Vec::new();
+    // SAFETY: a vector of a zero-sized type has room for `usize::MAX` elements, and `()` needs
+    // no initialization and has no drop.
+    #[allow(
+        clippy::uninit_vec,
+        reason = "a zero-sized type has no bytes to initialize"
+    )]
+    unsafe {
+        full.set_len(usize::MAX - 1)
+    };
+    assert!(catch_unwind(AssertUnwindSafe(|| queue.pop_batch(&mut full, 2))).is_err());
+    assert_eq!(queue.len(), 2);
+    let mut out = Vec::new();
+    assert_eq!(queue.pop_batch(&mut out, 2), 2);
+    queue.try_push((), Priority::High).unwrap();
+    queue.try_push((), Priority::High).unwrap();
+    assert_eq!(queue.len(), 2);
 }
