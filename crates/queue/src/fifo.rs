@@ -3,7 +3,7 @@
 //!
 //! The ring is Dmitry Vyukov's bounded MPMC array: every place carries a stamp saying which
 //! position it waits for, so a producer claims the tail and a consumer the head with one
-//! compare-and-swap each, and the stamp hands the item over. Two things make it ours rather than a
+//! compare-and-swap each, and the stamp hands the item over. Three things make it ours rather than a
 //! dependency:
 //! - a pop reads only the head place's stamp. A place still waiting for its push means the level
 //!   is empty as far as this pop is concerned, without the fence and the read of the tail (a line
@@ -134,11 +134,13 @@ impl<T> Fifo<T> {
         }
     }
 
-    /// Refuses every later push; whether this call closed it.
-    pub(crate) fn close(&self) -> bool {
+    /// Refuses every later push.
+    pub(crate) fn close(&self) {
         match self {
             Self::Bounded(ring) => ring.close(),
-            Self::Unbounded(level) => level.queue.close(),
+            Self::Unbounded(level) => {
+                level.queue.close();
+            }
         }
     }
 
@@ -152,9 +154,7 @@ impl<T> Fifo<T> {
     /// Items ever pushed.
     pub(crate) fn pushed(&self) -> u64 {
         match self {
-            Self::Bounded(ring) => {
-                ring.count(ring.tail.load(Ordering::Relaxed) & !ring.mark) as u64
-            }
+            Self::Bounded(ring) => ring.pushed(),
             Self::Unbounded(level) => level.pushed.get(),
         }
     }
@@ -162,7 +162,7 @@ impl<T> Fifo<T> {
     /// Items ever popped.
     pub(crate) fn popped(&self) -> u64 {
         match self {
-            Self::Bounded(ring) => ring.count(ring.head.load(Ordering::Relaxed)) as u64,
+            Self::Bounded(ring) => ring.popped(),
             Self::Unbounded(level) => level.popped.get(),
         }
     }
@@ -407,10 +407,19 @@ impl<T> Ring<T> {
         self.len() == 0
     }
 
-    fn close(&self) -> bool {
-        let was = self.tail.fetch_or(self.mark, Ordering::SeqCst);
+    fn close(&self) {
+        self.tail.fetch_or(self.mark, Ordering::SeqCst);
         seq_cst_rmw_done();
-        was & self.mark == 0
+    }
+
+    /// Items ever pushed: the tail's position.
+    fn pushed(&self) -> u64 {
+        self.count(self.tail.load(Ordering::Relaxed) & !self.mark) as u64
+    }
+
+    /// Items ever popped: the head's position.
+    fn popped(&self) -> u64 {
+        self.count(self.head.load(Ordering::Relaxed)) as u64
     }
 
     fn is_closed(&self) -> bool {

@@ -14,6 +14,7 @@ use crate::fifo::{Fifo, Refused};
 use crate::sync::{
     AtomicBool, AtomicUsize, Event, Listener, Ordering, fence, notify_additional, seq_cst_rmw_done,
 };
+use crate::{ConfigError, PopError, Priority, PushError};
 
 /// Whether `deadline` has passed.
 fn expired(deadline: Option<Instant>) -> bool {
@@ -35,7 +36,6 @@ async fn yield_now() {
     })
     .await;
 }
-use crate::{ConfigError, PopError, Priority, PushError};
 
 /// The most levels a queue may have.
 pub const MAX_LEVELS: u8 = 64;
