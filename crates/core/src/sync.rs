@@ -41,6 +41,37 @@ impl Backoff {
     }
 }
 
+/// For loom models: counts the executions of a model that took a path, across all of loom's
+/// executions (a std atomic, outside the model). A model whose racing thread always ran before
+/// or after the code under test passes without checking the handoff it was written for, and
+/// loom does not always reach such an interleaving; a model marks the executions that did and
+/// asserts, after `loom::model` returns, that there was at least one.
+#[cfg(stanchion_loom)]
+#[derive(Debug, Default)]
+pub struct Reached(std::sync::atomic::AtomicUsize);
+
+#[cfg(stanchion_loom)]
+impl Reached {
+    /// Nothing reached yet; meant for a `static` in the model's test.
+    pub const fn new() -> Self {
+        Self(std::sync::atomic::AtomicUsize::new(0))
+    }
+
+    /// Counts this execution if it `reached` the path.
+    pub fn mark(&self, reached: bool) {
+        if reached {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Panics, naming `what`, unless some execution reached the path.
+    #[track_caller]
+    pub fn assert(&self, what: &str) {
+        let count = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(count > 0, "no execution {what}");
+    }
+}
+
 #[cfg(stanchion_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering, fence};
 #[cfg(not(stanchion_loom))]

@@ -3,6 +3,7 @@
 #![cfg(stanchion_loom)]
 
 use loom::thread;
+use stanchion_core::sync::Reached;
 use stanchion_ring::{Batch, Level, LogRing, Overflow, Record};
 
 fn messages(batch: &Batch) -> Vec<Vec<u8>> {
@@ -13,6 +14,7 @@ fn messages(batch: &Batch) -> Vec<Vec<u8>> {
 /// its producer finished writing it (loom checks the slot for data races).
 #[test]
 fn producers_hand_records_to_the_consumer() {
+    static HANDED_OVER: Reached = Reached::new();
     loom::model(|| {
         let (producer, mut consumer) = LogRing::builder()
             .capacity(2)
@@ -24,6 +26,7 @@ fn producers_hand_records_to_the_consumer() {
         let a = producer.push(Record::new(Level::Info, "t", b"aa")).is_ok();
         let mut batch = Batch::new();
         consumer.drain(&mut batch, 2);
+        HANDED_OVER.mark(messages(&batch).contains(&b"bb".to_vec()));
         let b = t.join().unwrap();
         consumer.drain(&mut batch, 2);
         assert!(a && b, "two slots hold both");
@@ -31,12 +34,14 @@ fn producers_hand_records_to_the_consumer() {
         got.sort();
         assert_eq!(got, vec![b"aa".to_vec(), b"bb".to_vec()]);
     });
+    HANDED_OVER.assert("drained the other producer's record while it ran");
 }
 
 /// A producer reuses the slot the consumer is reading as soon as the consumer releases it, and
 /// not before.
 #[test]
 fn a_slot_is_reused_only_after_it_was_read() {
+    static REUSED: Reached = Reached::new();
     loom::model(|| {
         let (producer, mut consumer) = LogRing::builder()
             .capacity(1)
@@ -48,6 +53,7 @@ fn a_slot_is_reused_only_after_it_was_read() {
         let mut batch = Batch::new();
         consumer.drain(&mut batch, 1);
         let second = t.join().unwrap();
+        REUSED.mark(second);
         consumer.drain(&mut batch, 1);
         let expected: Vec<&[u8]> = if second {
             vec![b"aa", b"bb"]
@@ -56,12 +62,15 @@ fn a_slot_is_reused_only_after_it_was_read() {
         };
         assert_eq!(messages(&batch), expected);
     });
+    REUSED.assert("pushed into the slot the consumer had just read");
 }
 
 /// Under DropOldest a producer takes the oldest record while the consumer reads: every record is
 /// either read once or counted dropped, never both and never torn.
 #[test]
 fn drop_oldest_races_the_consumer() {
+    static DROPPED: Reached = Reached::new();
+    static READ_FIRST: Reached = Reached::new();
     loom::model(|| {
         let (producer, mut consumer) = LogRing::builder()
             .capacity(1)
@@ -85,5 +94,9 @@ fn drop_oldest_races_the_consumer() {
         let got = messages(&batch);
         assert_eq!(got.last().map(Vec::as_slice), Some(&b"new"[..]));
         assert_eq!(got.len() as u64 + producer.stats().dropped, 2);
+        DROPPED.mark(producer.stats().dropped == 1);
+        READ_FIRST.mark(producer.stats().dropped == 0);
     });
+    DROPPED.assert("where the producer took the oldest record");
+    READ_FIRST.assert("where the consumer read the oldest record first");
 }
