@@ -1,4 +1,4 @@
-//! One shard of the cache: a hash table over a slab of entries, and the S3-FIFO policy with a
+//! One shard of the cache: a hash table holding the entries, and the S3-FIFO policy with a
 //! frequency-guarded ghost. Everything here runs under the shard's lock, so it is plain
 //! single-threaded code.
 //!
@@ -80,6 +80,13 @@ struct Entry<K, V> {
     key: K,
     value: V,
     hash: u64,
+    /// Names the entry in the FIFOs, with its hash: a position whose id no entry bears any more
+    /// is stale. Drawn from a per-shard counter that cannot wrap.
+    id: u64,
+    /// Time-to-live deadline, or `NEVER`.
+    deadline: u64,
+    /// Last read or write, for time to idle.
+    touched: u64,
     weight: u32,
     /// CLOCK credit: reads add one, up to `MAX_FREQUENCY`; each pass of the hand spends one.
     frequency: u8,
@@ -89,21 +96,41 @@ struct Entry<K, V> {
     /// so it is current whenever it is asked about an entry with no credit left. At most
     /// `UNRECORDED_READS_CAP`.
     unrecorded_reads: u16,
-    /// Time-to-live deadline, or `NEVER`.
-    deadline: u64,
-    /// Last read or write, for time to idle.
-    touched: u64,
 }
 
-#[derive(Debug)]
-struct Slot<K, V> {
-    /// Bumped whenever the slot is emptied, so a stale FIFO position for it is recognised.
-    generation: u32,
-    entry: Option<Entry<K, V>>,
+impl<K, V> Entry<K, V> {
+    fn can_expire(&self, time_to_idle: Option<u64>) -> bool {
+        self.deadline != NEVER || time_to_idle.is_some()
+    }
+
+    fn is_expired(&self, now: u64, time_to_idle: Option<u64>) -> bool {
+        now >= self.deadline
+            || time_to_idle.is_some_and(|idle| now >= self.touched.saturating_add(idle))
+    }
+
+    fn position(&self) -> Position {
+        Position {
+            hash: self.hash,
+            id: self.id,
+        }
+    }
+
+    /// Tells the sketch about the reads it has not heard of.
+    fn record_reads(&mut self, sketch: &mut FrequencySketch) {
+        let reads = std::mem::take(&mut self.unrecorded_reads);
+        if reads > 0 {
+            sketch.add(self.hash, reads);
+        }
+    }
 }
 
-/// A FIFO position: slot index and the generation it was queued under.
-type Position = (u32, u32);
+/// A place in a FIFO: the hash finds the entry in the table, the id tells it from a later entry
+/// under the same key.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    hash: u64,
+    id: u64,
+}
 
 /// How a shard is sized and timed; the same for every shard of a cache.
 #[derive(Debug, Clone, Copy)]
@@ -114,9 +141,11 @@ pub(crate) struct ShardConfig {
 
 #[derive(Debug)]
 pub(crate) struct Shard<K, V> {
-    table: HashTable<u32>,
-    slots: Vec<Slot<K, V>>,
-    free: Vec<u32>,
+    /// The entries themselves, in the table's buckets: a read touches the control bytes and the
+    /// entry, with no index in between. The FIFOs name entries by [`Position`], which stays valid
+    /// when the table moves its buckets as it grows.
+    table: HashTable<Entry<K, V>>,
+    next_id: u64,
     small: VecDeque<Position>,
     main: VecDeque<Position>,
     small_weight: u64,
@@ -133,8 +162,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     pub(crate) fn new(config: ShardConfig) -> Self {
         Self {
             table: HashTable::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
+            next_id: 0,
             small: VecDeque::new(),
             main: VecDeque::new(),
             small_weight: 0,
@@ -158,45 +186,19 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         self.small_weight + self.main_weight
     }
 
-    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<&Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let slots = &self.slots;
+        self.table.find(hash, |entry| entry.key.borrow() == key)
+    }
+
+    /// The entry at a position known to be live.
+    fn at(&self, position: Position) -> &Entry<K, V> {
         self.table
-            .find(hash, |&index| {
-                slots[index as usize]
-                    .entry
-                    .as_ref()
-                    .is_some_and(|entry| entry.key.borrow() == key)
-            })
-            .copied()
-    }
-
-    fn entry(&self, index: u32) -> &Entry<K, V> {
-        self.slots[index as usize]
-            .entry
-            .as_ref()
-            .expect("indexed slots hold entries")
-    }
-
-    fn entry_mut(&mut self, index: u32) -> &mut Entry<K, V> {
-        self.slots[index as usize]
-            .entry
-            .as_mut()
-            .expect("indexed slots hold entries")
-    }
-
-    fn can_expire(&self, entry: &Entry<K, V>) -> bool {
-        entry.deadline != NEVER || self.time_to_idle.is_some()
-    }
-
-    fn is_expired(&self, entry: &Entry<K, V>, now: u64) -> bool {
-        now >= entry.deadline
-            || self
-                .time_to_idle
-                .is_some_and(|idle| now >= entry.touched.saturating_add(idle))
+            .find(position.hash, |entry| entry.id == position.id)
+            .expect("the position was just found live")
     }
 
     /// A read: the live value, with its access counted; an expired entry is removed instead.
@@ -211,26 +213,26 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let Some(index) = self.find(hash, key) else {
+        let time_to_idle = self.time_to_idle;
+        let Some(entry) = self.table.find_mut(hash, |entry| entry.key.borrow() == key) else {
             self.stats.misses += 1;
             return None;
         };
-        let entry = self.entry(index);
-        if self.can_expire(entry) {
+        if entry.can_expire(time_to_idle) {
             let now = now.nanos();
-            if self.is_expired(entry, now) {
-                self.remove_at(index, RemovalCause::Expired, removed);
+            if entry.is_expired(now, time_to_idle) {
+                let position = entry.position();
+                self.remove_at(position, RemovalCause::Expired, removed);
                 self.stats.misses += 1;
                 return None;
             }
-            if self.time_to_idle.is_some() {
-                self.entry_mut(index).touched = now;
+            if time_to_idle.is_some() {
+                entry.touched = now;
             }
         }
         self.stats.hits += 1;
         // Counters are written only while they still move, so a popular entry's cache line stays
         // clean and can be shared by the cores that read it.
-        let entry = self.entry_mut(index);
         if entry.frequency < MAX_FREQUENCY {
             entry.frequency += 1;
         }
@@ -246,8 +248,9 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let entry = self.entry(self.find(hash, key)?);
-        let expired = self.can_expire(entry) && self.is_expired(entry, now.nanos());
+        let entry = self.find(hash, key)?;
+        let expired =
+            entry.can_expire(self.time_to_idle) && entry.is_expired(now.nanos(), self.time_to_idle);
         (!expired).then(|| entry.value.clone())
     }
 
@@ -257,9 +260,9 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.find(hash, key).is_some_and(|index| {
-            let entry = self.entry(index);
-            !self.can_expire(entry) || !self.is_expired(entry, now.nanos())
+        self.find(hash, key).is_some_and(|entry| {
+            !entry.can_expire(self.time_to_idle)
+                || !entry.is_expired(now.nanos(), self.time_to_idle)
         })
     }
 
@@ -284,14 +287,12 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         } else {
             0
         };
-        if let Some(index) = self.find(hash, &key) {
-            let entry = self.entry_mut(index);
+        if let Some(entry) = self.table.find_mut(hash, |entry| entry.key == key) {
             let old_weight = u64::from(std::mem::replace(&mut entry.weight, weight));
             let old_value = std::mem::replace(&mut entry.value, value);
             entry.deadline = deadline;
             entry.touched = touched;
-            let in_main = entry.in_main;
-            let queue_weight = if in_main {
+            let queue_weight = if entry.in_main {
                 &mut self.main_weight
             } else {
                 &mut self.small_weight
@@ -311,13 +312,15 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             key,
             value,
             hash,
+            id: self.next_id,
+            deadline,
+            touched,
             weight,
             frequency: 0,
             in_main: false,
             unrecorded_reads: 0,
-            deadline,
-            touched,
         };
+        self.next_id += 1;
         if self.ghost.contains(hash) && self.admit_to_main(hash, weight, now, removed) {
             self.place(entry, true);
             self.evict_until_fits(1, now, removed);
@@ -333,8 +336,8 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let index = self.find(hash, key)?;
-        Some(self.take_at(index, cause))
+        let position = self.find(hash, key)?.position();
+        Some(self.take(position, cause))
     }
 
     /// Removes every entry `predicate` selects, expired entries as `Expired`, the rest as
@@ -345,18 +348,20 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         now: &mut impl Now,
         removed: &mut Removed<K, V>,
     ) {
-        for index in 0..self.slots.len() as u32 {
-            let Some(entry) = &self.slots[index as usize].entry else {
-                continue;
+        let selected: Vec<_> = self
+            .table
+            .extract_if(|entry| predicate(&entry.key, &entry.value))
+            .collect();
+        for entry in selected {
+            let cause = if entry.can_expire(self.time_to_idle)
+                && entry.is_expired(now.nanos(), self.time_to_idle)
+            {
+                RemovalCause::Expired
+            } else {
+                RemovalCause::Invalidated
             };
-            if predicate(&entry.key, &entry.value) {
-                let cause = if self.can_expire(entry) && self.is_expired(entry, now.nanos()) {
-                    RemovalCause::Expired
-                } else {
-                    RemovalCause::Invalidated
-                };
-                self.remove_at(index, cause, removed);
-            }
+            let (key, value) = self.release(entry, cause);
+            removed.push(key, value, cause);
         }
     }
 
@@ -374,10 +379,12 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             let Some(victim) = self.main_victim() else {
                 return true;
             };
-            let entry = self.entry(victim);
-            if self.can_expire(entry) && self.is_expired(entry, now.nanos()) {
+            let entry = self.at(victim);
+            if entry.can_expire(self.time_to_idle)
+                && entry.is_expired(now.nanos(), self.time_to_idle)
+            {
                 self.remove_at(victim, RemovalCause::Expired, removed);
-            } else if candidate > self.sketch.estimate(entry.hash) {
+            } else if candidate > self.sketch.estimate(victim.hash) {
                 self.remove_at(victim, RemovalCause::Size, removed);
             } else {
                 return false;
@@ -387,30 +394,22 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     }
 
     /// Runs the CLOCK over main until its oldest entry has no credit left, and names it.
-    fn main_victim(&mut self) -> Option<u32> {
+    fn main_victim(&mut self) -> Option<Position> {
         loop {
-            let &(index, generation) = self.main.front()?;
-            match self.live(index, generation) {
-                None => {
-                    self.main.pop_front();
-                }
-                Some(entry) if entry.frequency > 0 => {
-                    entry.frequency -= 1;
-                    self.record_reads(index);
-                    self.main.rotate_left(1);
-                }
-                Some(_) => return Some(index),
+            let &position = self.main.front()?;
+            let Some(entry) = self
+                .table
+                .find_mut(position.hash, |entry| entry.id == position.id)
+            else {
+                self.main.pop_front();
+                continue;
+            };
+            if entry.frequency == 0 {
+                return Some(position);
             }
-        }
-    }
-
-    /// The entry at a FIFO position, if the position is not stale.
-    fn live(&mut self, index: u32, generation: u32) -> Option<&mut Entry<K, V>> {
-        let slot = &mut self.slots[index as usize];
-        if slot.generation == generation {
-            slot.entry.as_mut()
-        } else {
-            None
+            entry.frequency -= 1;
+            entry.record_reads(&mut self.sketch);
+            self.main.rotate_left(1);
         }
     }
 
@@ -420,8 +419,10 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             if self.small_weight >= self.small_capacity || self.main_weight == 0 {
                 self.evict_from_small(now, removed);
             } else if let Some(victim) = self.main_victim() {
-                let entry = self.entry(victim);
-                let cause = if self.can_expire(entry) && self.is_expired(entry, now.nanos()) {
+                let entry = self.at(victim);
+                let cause = if entry.can_expire(self.time_to_idle)
+                    && entry.is_expired(now.nanos(), self.time_to_idle)
+                {
                     RemovalCause::Expired
                 } else {
                     RemovalCause::Size
@@ -433,25 +434,28 @@ impl<K: Eq, V: Clone> Shard<K, V> {
 
     /// Moves small's oldest entry on: to main if it was read while in small, out otherwise.
     fn evict_from_small(&mut self, now: &mut impl Now, removed: &mut Removed<K, V>) {
-        while let Some((index, generation)) = self.small.pop_front() {
-            let Some(entry) = self.live(index, generation) else {
+        let time_to_idle = self.time_to_idle;
+        while let Some(position) = self.small.pop_front() {
+            let Some(entry) = self
+                .table
+                .find_mut(position.hash, |entry| entry.id == position.id)
+            else {
                 continue;
             };
-            let (hash, weight, frequency) = (entry.hash, u64::from(entry.weight), entry.frequency);
-            let entry = self.entry(index);
-            if self.can_expire(entry) && self.is_expired(entry, now.nanos()) {
-                self.remove_at(index, RemovalCause::Expired, removed);
-            } else if frequency > 0 {
-                self.record_reads(index);
-                let entry = self.entry_mut(index);
+            if entry.can_expire(time_to_idle) && entry.is_expired(now.nanos(), time_to_idle) {
+                self.remove_at(position, RemovalCause::Expired, removed);
+            } else if entry.frequency > 0 {
+                entry.record_reads(&mut self.sketch);
                 entry.frequency = 0;
                 entry.in_main = true;
+                let weight = u64::from(entry.weight);
                 self.small_weight -= weight;
                 self.main_weight += weight;
-                self.main.push_back((index, generation));
+                self.main.push_back(position);
             } else {
-                self.ghost.push(hash, self.table.len() * GHOST_PER_ENTRY);
-                self.remove_at(index, RemovalCause::Size, removed);
+                self.ghost
+                    .push(position.hash, self.table.len() * GHOST_PER_ENTRY);
+                self.remove_at(position, RemovalCause::Size, removed);
             }
             return;
         }
@@ -459,28 +463,9 @@ impl<K: Eq, V: Clone> Shard<K, V> {
 
     fn place(&mut self, mut entry: Entry<K, V>, in_main: bool) {
         entry.in_main = in_main;
-        let (hash, weight) = (entry.hash, u64::from(entry.weight));
-        let index = match self.free.pop() {
-            Some(index) => {
-                self.slots[index as usize].entry = Some(entry);
-                index
-            }
-            None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    entry: Some(entry),
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let slots = &self.slots;
-        self.table.insert_unique(hash, index, |&i| {
-            slots[i as usize]
-                .entry
-                .as_ref()
-                .map_or(0, |entry| entry.hash)
-        });
-        let position = (index, self.slots[index as usize].generation);
+        let (position, weight) = (entry.position(), u64::from(entry.weight));
+        self.table
+            .insert_unique(position.hash, entry, |entry| entry.hash);
         if in_main {
             self.main_weight += weight;
             self.main.push_back(position);
@@ -491,21 +476,25 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         self.compact_fifos();
     }
 
-    fn remove_at(&mut self, index: u32, cause: RemovalCause, removed: &mut Removed<K, V>) {
-        let (key, value) = self.take_at(index, cause);
+    fn remove_at(&mut self, position: Position, cause: RemovalCause, removed: &mut Removed<K, V>) {
+        let (key, value) = self.take(position, cause);
         removed.push(key, value, cause);
     }
 
-    fn take_at(&mut self, index: u32, cause: RemovalCause) -> (K, V) {
-        self.record_reads(index);
-        let slot = &mut self.slots[index as usize];
-        let entry = slot.entry.take().expect("indexed slots hold entries");
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(index);
-        self.table
-            .find_entry(entry.hash, |&i| i == index)
-            .expect("every entry is indexed")
-            .remove();
+    fn take(&mut self, position: Position, cause: RemovalCause) -> (K, V) {
+        let Ok(found) = self
+            .table
+            .find_entry(position.hash, |entry| entry.id == position.id)
+        else {
+            unreachable!("positions taken are live");
+        };
+        let (entry, _) = found.remove();
+        self.release(entry, cause)
+    }
+
+    /// Settles the books for an entry that has left the table.
+    fn release(&mut self, mut entry: Entry<K, V>, cause: RemovalCause) -> (K, V) {
+        entry.record_reads(&mut self.sketch);
         let queue_weight = if entry.in_main {
             &mut self.main_weight
         } else {
@@ -516,24 +505,16 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         (entry.key, entry.value)
     }
 
-    /// Tells the sketch about the reads of the entry at `index` it has not heard of.
-    fn record_reads(&mut self, index: u32) {
-        let entry = self.entry_mut(index);
-        let (hash, reads) = (entry.hash, std::mem::take(&mut entry.unrecorded_reads));
-        if reads > 0 {
-            self.sketch.add(hash, reads);
-        }
-    }
-
     /// Drops stale positions once they outnumber live ones, so removals without evictions cannot
     /// grow the FIFOs without bound.
     fn compact_fifos(&mut self) {
         let live = self.table.len();
         if self.small.len() + self.main.len() > 2 * live + 64 {
-            let slots = &self.slots;
-            let is_live = |&(index, generation): &Position| {
-                let slot = &slots[index as usize];
-                slot.generation == generation && slot.entry.is_some()
+            let table = &self.table;
+            let is_live = |position: &Position| {
+                table
+                    .find(position.hash, |entry| entry.id == position.id)
+                    .is_some()
             };
             self.small.retain(is_live);
             self.main.retain(is_live);
@@ -568,5 +549,103 @@ impl Ghost {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(u64);
+
+    impl Now for Fixed {
+        fn nanos(&mut self) -> u64 {
+            self.0
+        }
+    }
+
+    fn shard(capacity: u64) -> Shard<u64, u64> {
+        Shard::new(ShardConfig {
+            capacity,
+            time_to_idle: None,
+        })
+    }
+
+    fn insert(shard: &mut Shard<u64, u64>, key: u64) {
+        let incoming = Incoming {
+            // Few distinct hashes, so stale positions share their hash with live entries.
+            hash: key % 4,
+            key,
+            value: key,
+            weight: 1,
+            deadline: NEVER,
+        };
+        shard.insert(incoming, &mut Fixed(0), &mut Removed::new(false));
+    }
+
+    /// Every entry has exactly one live position, in the FIFO its flag names, and the weights add
+    /// up.
+    fn assert_consistent(shard: &Shard<u64, u64>) {
+        let live = |fifo: &VecDeque<Position>| -> Vec<u64> {
+            fifo.iter()
+                .filter_map(|position| {
+                    shard
+                        .table
+                        .find(position.hash, |entry| entry.id == position.id)
+                })
+                .map(|entry| entry.id)
+                .collect()
+        };
+        let (small, main) = (live(&shard.small), live(&shard.main));
+        let mut named: Vec<u64> = small.iter().chain(&main).copied().collect();
+        named.sort_unstable();
+        let mut held: Vec<u64> = shard.table.iter().map(|entry| entry.id).collect();
+        held.sort_unstable();
+        assert_eq!(named, held, "each entry has one live position");
+        for entry in shard.table.iter() {
+            assert_eq!(main.contains(&entry.id), entry.in_main);
+        }
+        let weight_of = |in_main: bool| -> u64 {
+            shard
+                .table
+                .iter()
+                .filter(|entry| entry.in_main == in_main)
+                .map(|entry| u64::from(entry.weight))
+                .sum()
+        };
+        assert_eq!(shard.small_weight, weight_of(false));
+        assert_eq!(shard.main_weight, weight_of(true));
+        assert!(shard.weight() <= shard.capacity);
+    }
+
+    #[test]
+    fn positions_left_by_removed_entries_name_nothing() {
+        let mut shard = shard(8);
+        for round in 0..2_000u64 {
+            let key = round % 13;
+            insert(&mut shard, key);
+            if round % 3 == 0 {
+                shard.remove(key % 4, &key, RemovalCause::Invalidated);
+            }
+            if round % 5 == 0 {
+                let key = (round + 7) % 13;
+                shard.get(key % 4, &key, &mut Fixed(0), &mut Removed::new(false));
+            }
+            assert_consistent(&shard);
+        }
+    }
+
+    #[test]
+    fn stale_positions_are_compacted() {
+        let mut shard = shard(1_000);
+        for key in 0..10_000u64 {
+            insert(&mut shard, key);
+            shard.remove(key % 4, &key, RemovalCause::Invalidated);
+            // Compaction runs on insert, so a removal since may have left one more stale position
+            // per entry than the bound `compact_fifos` keeps.
+            assert!(shard.small.len() + shard.main.len() <= 2 * (shard.len() + 1) + 64);
+        }
+        assert_eq!(shard.len(), 0);
+        assert_consistent(&shard);
     }
 }
