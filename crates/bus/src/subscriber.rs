@@ -170,6 +170,10 @@ impl<E: Clone> Subscriber<E> {
             if let Some(done) = self.ready(max, &mut out) {
                 return done;
             }
+            #[cfg_attr(
+                stanchion_loom,
+                expect(clippy::absurd_extreme_comparisons, reason = "loom spins no rounds")
+            )]
             if spins < SPINS {
                 for _ in 0..1 << spins {
                     std::hint::spin_loop();

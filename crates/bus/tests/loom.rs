@@ -4,6 +4,7 @@
 
 use loom::thread;
 use stanchion_bus::{Overflow, RecvError, Topic, TopicConfig, TryRecvError};
+use stanchion_core::sync::Reached;
 
 /// Receives until the topic closes: the events in order, and the total reported lost.
 fn drain(sub: &mut stanchion_bus::Subscriber<String>) -> (Vec<String>, u64) {
@@ -83,6 +84,7 @@ fn unsubscribing_releases_a_blocked_publisher() {
 /// A subscriber joining while events are published sees a suffix of them, in order.
 #[test]
 fn subscribing_races_publishing() {
+    static SUBSCRIBED_FIRST: Reached = Reached::new();
     loom::model(|| {
         let topic = Topic::new("t", TopicConfig::new(1, Overflow::DropOldest)).unwrap();
         let publisher = {
@@ -94,15 +96,23 @@ fn subscribing_races_publishing() {
         };
         let mut sub = topic.subscribe();
         publisher.join().unwrap();
-        let mut got = Vec::new();
+        let (mut got, mut lost) = (Vec::new(), 0);
         loop {
             match sub.try_recv() {
                 Ok(event) => got.push(event),
-                Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Lagged(count)) => lost += count,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Closed) => unreachable!(),
             }
         }
-        assert!([vec![], vec![2], vec![1, 2]].contains(&got), "{got:?}");
+        // With room for one event, a subscriber from before both publishes lost the first, one
+        // from between them has only the second, one from after has neither.
+        let outcomes = [(vec![2], 1), (vec![2], 0), (vec![], 0)];
+        assert!(
+            outcomes.contains(&(got.clone(), lost)),
+            "{got:?}, lost {lost}"
+        );
+        SUBSCRIBED_FIRST.mark(lost == 1);
     });
+    SUBSCRIBED_FIRST.assert("subscribed before the first publish");
 }

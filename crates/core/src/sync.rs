@@ -161,7 +161,6 @@ impl SeqPair {
     }
 }
 
-#[cfg(not(stanchion_loom))]
 impl Default for SeqPair {
     fn default() -> Self {
         Self::new()
