@@ -648,4 +648,41 @@ mod tests {
         assert_eq!(shard.len(), 0);
         assert_consistent(&shard);
     }
+
+    #[test]
+    fn compaction_keeps_live_positions() {
+        let mut shard = shard(1_000);
+        for key in 0..100u64 {
+            insert(&mut shard, key);
+        }
+        for key in 100..1_000u64 {
+            insert(&mut shard, key);
+            shard.remove(key % 4, &key, RemovalCause::Invalidated);
+        }
+        assert_eq!(shard.len(), 100);
+        assert_consistent(&shard);
+    }
+
+    #[test]
+    fn weights_and_expiry_stay_consistent() {
+        let mut shard = shard(40);
+        let mut removed = Removed::new(true);
+        for round in 0..3_000u64 {
+            let key = (round * 7) % 29;
+            let incoming = Incoming {
+                hash: key % 4,
+                key,
+                value: round,
+                weight: 1 + (round % 5) as u32,
+                deadline: if round % 4 == 0 { round + 3 } else { NEVER },
+            };
+            shard.insert(incoming, &mut Fixed(round), &mut removed);
+            let probe = (round * 11) % 29;
+            shard.get(probe % 4, &probe, &mut Fixed(round), &mut removed);
+            if round % 97 == 0 {
+                shard.remove_if(|k, _| k % 3 == 0, &mut Fixed(round), &mut removed);
+            }
+            assert_consistent(&shard);
+        }
+    }
 }
