@@ -323,6 +323,11 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         self.next_id += 1;
         if self.ghost.contains(hash) && self.admit_to_main(hash, weight, now, removed) {
             self.place(entry, true);
+            // Leaves one unit free, one eviction sooner than the capacity needs. If the next
+            // insert is a ghost hit too, it finds room and enters main without a contest against
+            // the sketch, so a run of ghost hits (a working set coming back) is let in after its
+            // first. It is load-bearing: evicting only to fit (`0`) measured P3 at 20,000 entries
+            // 12.2% -> 10.2% and at 160,000 53.5% -> 50.5% (under LRU), the other rows unchanged.
             self.evict_until_fits(1, now, removed);
         } else {
             self.evict_until_fits(u64::from(weight), now, removed);
