@@ -132,6 +132,13 @@ struct Position {
     id: u64,
 }
 
+impl Position {
+    /// The table probe's test for the entry this position names (the hash picks the probe).
+    fn names<K, V>(self) -> impl Fn(&Entry<K, V>) -> bool {
+        move |entry| entry.id == self.id
+    }
+}
+
 /// How a shard is sized and timed; the same for every shard of a cache.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ShardConfig {
@@ -197,7 +204,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     /// The entry at a position known to be live.
     fn at(&self, position: Position) -> &Entry<K, V> {
         self.table
-            .find(position.hash, |entry| entry.id == position.id)
+            .find(position.hash, position.names())
             .expect("the position was just found live")
     }
 
@@ -402,10 +409,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     fn main_victim(&mut self) -> Option<Position> {
         loop {
             let &position = self.main.front()?;
-            let Some(entry) = self
-                .table
-                .find_mut(position.hash, |entry| entry.id == position.id)
-            else {
+            let Some(entry) = self.table.find_mut(position.hash, position.names()) else {
                 self.main.pop_front();
                 continue;
             };
@@ -441,10 +445,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     fn evict_from_small(&mut self, now: &mut impl Now, removed: &mut Removed<K, V>) {
         let time_to_idle = self.time_to_idle;
         while let Some(position) = self.small.pop_front() {
-            let Some(entry) = self
-                .table
-                .find_mut(position.hash, |entry| entry.id == position.id)
-            else {
+            let Some(entry) = self.table.find_mut(position.hash, position.names()) else {
                 continue;
             };
             if entry.can_expire(time_to_idle) && entry.is_expired(now.nanos(), time_to_idle) {
@@ -487,10 +488,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     }
 
     fn take(&mut self, position: Position, cause: RemovalCause) -> (K, V) {
-        let Ok(found) = self
-            .table
-            .find_entry(position.hash, |entry| entry.id == position.id)
-        else {
+        let Ok(found) = self.table.find_entry(position.hash, position.names()) else {
             unreachable!("positions taken are live");
         };
         let (entry, _) = found.remove();
@@ -516,11 +514,8 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         let live = self.table.len();
         if self.small.len() + self.main.len() > 2 * live + 64 {
             let table = &self.table;
-            let is_live = |position: &Position| {
-                table
-                    .find(position.hash, |entry| entry.id == position.id)
-                    .is_some()
-            };
+            let is_live =
+                |position: &Position| table.find(position.hash, position.names()).is_some();
             self.small.retain(is_live);
             self.main.retain(is_live);
         }
@@ -576,10 +571,18 @@ mod tests {
         })
     }
 
+    /// Few distinct hashes, so stale positions share their hash with live entries.
+    fn hash(key: u64) -> u64 {
+        key % 4
+    }
+
+    fn remove(shard: &mut Shard<u64, u64>, key: u64) {
+        shard.remove(hash(key), &key, RemovalCause::Invalidated);
+    }
+
     fn insert(shard: &mut Shard<u64, u64>, key: u64) {
         let incoming = Incoming {
-            // Few distinct hashes, so stale positions share their hash with live entries.
-            hash: key % 4,
+            hash: hash(key),
             key,
             value: key,
             weight: 1,
@@ -593,11 +596,7 @@ mod tests {
     fn assert_consistent(shard: &Shard<u64, u64>) {
         let live = |fifo: &VecDeque<Position>| -> Vec<u64> {
             fifo.iter()
-                .filter_map(|position| {
-                    shard
-                        .table
-                        .find(position.hash, |entry| entry.id == position.id)
-                })
+                .filter_map(|position| shard.table.find(position.hash, position.names()))
                 .map(|entry| entry.id)
                 .collect()
         };
@@ -630,11 +629,11 @@ mod tests {
             let key = round % 13;
             insert(&mut shard, key);
             if round % 3 == 0 {
-                shard.remove(key % 4, &key, RemovalCause::Invalidated);
+                remove(&mut shard, key);
             }
             if round % 5 == 0 {
                 let key = (round + 7) % 13;
-                shard.get(key % 4, &key, &mut Fixed(0), &mut Removed::new(false));
+                shard.get(hash(key), &key, &mut Fixed(0), &mut Removed::new(false));
             }
             assert_consistent(&shard);
         }
@@ -645,7 +644,7 @@ mod tests {
         let mut shard = shard(1_000);
         for key in 0..10_000u64 {
             insert(&mut shard, key);
-            shard.remove(key % 4, &key, RemovalCause::Invalidated);
+            remove(&mut shard, key);
             // Compaction runs on insert, so a removal since may have left one more stale position
             // per entry than the bound `compact_fifos` keeps.
             assert!(shard.small.len() + shard.main.len() <= 2 * (shard.len() + 1) + 64);
@@ -662,7 +661,7 @@ mod tests {
         }
         for key in 100..1_000u64 {
             insert(&mut shard, key);
-            shard.remove(key % 4, &key, RemovalCause::Invalidated);
+            remove(&mut shard, key);
         }
         assert_eq!(shard.len(), 100);
         assert_consistent(&shard);
@@ -675,7 +674,7 @@ mod tests {
         for round in 0..3_000u64 {
             let key = (round * 7) % 29;
             let incoming = Incoming {
-                hash: key % 4,
+                hash: hash(key),
                 key,
                 value: round,
                 weight: 1 + (round % 5) as u32,
@@ -683,7 +682,7 @@ mod tests {
             };
             shard.insert(incoming, &mut Fixed(round), &mut removed);
             let probe = (round * 11) % 29;
-            shard.get(probe % 4, &probe, &mut Fixed(round), &mut removed);
+            shard.get(hash(probe), &probe, &mut Fixed(round), &mut removed);
             if round % 97 == 0 {
                 shard.remove_if(|k, _| k % 3 == 0, &mut Fixed(round), &mut removed);
             }
