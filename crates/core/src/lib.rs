@@ -33,5 +33,5 @@ pub mod event;
 pub mod sync;
 
 pub use cell::RaceCell;
-pub use clock::{Clock, ManualClock, Mark, SystemClock, unix_nanos};
+pub use clock::{Clock, ManualClock, Mark, Stopwatch, SystemClock, unix_nanos};
 pub use counter::{CachePadded, Counter};
