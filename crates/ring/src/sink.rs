@@ -51,10 +51,21 @@ pub trait Sink: Send + 'static {
 /// format.write(&mut out, &Record { level: Level::Warn, target: "jobs", timestamp: at, message: b"retrying" }).unwrap();
 /// assert_eq!(out, b"1970-01-01T00:00:01.500000Z  WARN jobs: retrying\n");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LineFormat {
-    /// The whole second last formatted, and `YYYY-MM-DDTHH:MM:SS.` for it.
-    second: Option<(u64, [u8; 20])>,
+    /// The whole second last formatted (`u64::MAX`, which no timestamp reaches, for none)...
+    second: u64,
+    /// ... and `YYYY-MM-DDTHH:MM:SS.` for it.
+    prefix: [u8; 20],
+}
+
+impl Default for LineFormat {
+    fn default() -> Self {
+        Self {
+            second: u64::MAX,
+            prefix: [b'.'; 20],
+        }
+    }
 }
 
 impl LineFormat {
@@ -71,40 +82,46 @@ impl LineFormat {
     pub fn write(&mut self, out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
         let nanos = record.timestamp.unix_nanos();
         let second = nanos / 1_000_000_000;
-        let prefix = match self.second {
-            Some((cached, prefix)) if cached == second => prefix,
-            _ => {
-                let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
-                let text = humantime::format_rfc3339_seconds(whole).to_string();
-                let mut prefix = [b'.'; 20];
-                // `YYYY-MM-DDTHH:MM:SSZ`: keep the first 19 bytes, then the dot.
-                prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
-                self.second = Some((second, prefix));
-                prefix
-            }
-        };
-        // The fixed-width head of the line, `YYYY-MM-DDTHH:MM:SS.uuuuuuZ LEVEL `, goes out in one
-        // write: each write to a `BufWriter` checks its room and copies, so fewer is faster.
-        let mut head = [0u8; 34];
-        head[..20].copy_from_slice(&prefix);
-        let mut value = nanos % 1_000_000_000 / 1_000;
-        for digit in head[20..26].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
+        if second != self.second {
+            self.format_second(second);
         }
-        head[26..].copy_from_slice(match record.level {
+        // Each piece goes to the writer straight from where it was made whole: the cached prefix,
+        // the digits built in one register, the static level. Gathering them in a local array
+        // first cost two store-forwarding stalls a line (the copy out read wider than the
+        // byte-wide writes that filled it), about half of formatting a 64-byte line.
+        out.write_all(&self.prefix)?;
+        out.write_all(&micros_digits(nanos % 1_000_000_000 / 1_000)[..6])?;
+        out.write_all(match record.level {
             Level::Trace => b"Z TRACE ",
             Level::Debug => b"Z DEBUG ",
             Level::Info => b"Z  INFO ",
             Level::Warn => b"Z  WARN ",
             Level::Error => b"Z ERROR ",
-        });
-        out.write_all(&head)?;
+        })?;
         out.write_all(record.target.as_bytes())?;
         out.write_all(b": ")?;
         out.write_all(record.message)?;
         out.write_all(b"\n")
     }
+
+    #[cold]
+    fn format_second(&mut self, second: u64) {
+        let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
+        let text = humantime::format_rfc3339_seconds(whole).to_string();
+        // `YYYY-MM-DDTHH:MM:SSZ`: keep the first 19 bytes, then the dot.
+        self.prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
+        self.second = second;
+    }
+}
+
+/// `micros` (below a million) as six decimal digits, in the first six bytes.
+fn micros_digits(mut micros: u64) -> [u8; 8] {
+    let mut digits = 0;
+    for place in (0..6).rev() {
+        digits |= (u64::from(b'0') + micros % 10) << (8 * place);
+        micros /= 10;
+    }
+    digits.to_le_bytes()
 }
 
 /// Formats records as lines ([`LineFormat`]) into any writer, through a buffer.

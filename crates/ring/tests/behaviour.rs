@@ -317,6 +317,37 @@ fn extreme_policies_and_timestamps_do_not_panic() {
     );
 }
 
+#[test]
+fn a_line_carries_its_records_own_second_microseconds_and_level() {
+    // 2026-11-23T10:15:02Z, then records inside it, after it and back in it.
+    let second = 1_795_428_902_000_000_000u64;
+    let mut format = stanchion_ring::LineFormat::new();
+    let mut out = Vec::new();
+    for (offset, level) in [
+        (7_000, Level::Trace),
+        (123_456_789, Level::Debug),
+        (1_999_999_999, Level::Warn),
+        (999_000, Level::Error),
+        (0, Level::Info),
+    ] {
+        let record = Record {
+            level,
+            target: "jobs",
+            timestamp: stanchion_ring::Timestamp::from_unix_nanos(second + offset),
+            message: b"m",
+        };
+        format.write(&mut out, &record).unwrap();
+    }
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "2026-11-23T10:15:02.000007Z TRACE jobs: m\n\
+         2026-11-23T10:15:02.123456Z DEBUG jobs: m\n\
+         2026-11-23T10:15:03.999999Z  WARN jobs: m\n\
+         2026-11-23T10:15:02.000999Z ERROR jobs: m\n\
+         2026-11-23T10:15:02.000000Z  INFO jobs: m\n"
+    );
+}
+
 /// A writer into a shared buffer.
 struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
 
