@@ -3,7 +3,8 @@
 //!
 //! Every run is lossless, so each implementation moves every record: ours with `Overflow::Block`,
 //! tracing-appender with `lossy(false)`, the ArrayQueue with producers that retry when it is full.
-//! All three hold 8,192 records and write to `io::sink()`.
+//! All three hold 8,192 records and write to `io::sink()`; ours in a lane per producer thread
+//! (two lanes of 4,096 with two producers).
 //!
 //! - `ring/raw_*`: each producer sends 50,000 records with a message of 64 or 256 bytes. Ours
 //!   pushes the record and its flusher formats the line; tracing-appender's writer and the
@@ -39,10 +40,12 @@ fn line(size: usize) -> Vec<u8> {
     line
 }
 
-/// Our ring, lossless, with its flusher writing lines to `io::sink()`.
-fn ours_lossless() -> (Producer, FlushGuard) {
+/// Our ring, lossless, in `lanes` lanes of 8,192 records together, with its flusher writing
+/// lines to `io::sink()`.
+fn ours_lossless(lanes: usize) -> (Producer, FlushGuard) {
     let (producer, consumer) = LogRing::builder()
-        .capacity(CAPACITY)
+        .capacity(CAPACITY / lanes)
+        .lanes(lanes)
         .overflow(Overflow::Block)
         .build()
         .unwrap();
@@ -57,7 +60,7 @@ fn ours_lossless() -> (Producer, FlushGuard) {
 
 fn ours_raw(producers: usize, size: usize) -> Duration {
     let start = Instant::now();
-    let (producer, guard) = ours_lossless();
+    let (producer, guard) = ours_lossless(producers);
     let text = message(size);
     thread::scope(|s| {
         for _ in 0..producers {
@@ -162,7 +165,7 @@ fn ours_tracing(producers: usize) -> Duration {
     use tracing_subscriber::layer::SubscriberExt;
 
     let start = Instant::now();
-    let (producer, guard) = ours_lossless();
+    let (producer, guard) = ours_lossless(producers);
     let subscriber = tracing_subscriber::registry().with(stanchion_ring::RingLayer::new(producer));
     through_tracing(producers, tracing::Dispatch::new(subscriber), guard);
     start.elapsed()

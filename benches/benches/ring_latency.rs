@@ -5,8 +5,10 @@
 //! logs, not a loop that only logs), and times every call with the TSC through `quanta` (about
 //! 10 ns of overhead, included). Both run their default, non-blocking policy: ours
 //! `DropNewest` with a flusher writing to `io::sink()`, tracing-appender lossy with its worker
-//! writing to `io::sink()`; both hold 8,192 records. Ours is handed the message and formats the
-//! line on the flusher; tracing-appender is handed the formatted line.
+//! writing to `io::sink()`; both hold 8,192 records, ours in a lane per producer (two lanes of
+//! 4,096 with two producers). Each producer thread has its own handle: a clone of our producer,
+//! or of tracing-appender's writer. Ours is handed the message and formats the line on the
+//! flusher; tracing-appender is handed the formatted line.
 //!
 //! Prints the table and writes it to `target/bench/sections/ring-latency.md`, which
 //! `cargo xtask bench` adds to `docs/benchmarks.md`. `--test` (the smoke run) makes 2,000 calls
@@ -27,13 +29,18 @@ fn message(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-/// Runs `push` `calls` times on each of `producers` threads and returns the latencies in ns.
-fn measure<P: Fn() + Sync>(producers: usize, calls: usize, push: P) -> Histogram<u64> {
+/// Runs a push `calls` times on each of `producers` threads, each with its own push from
+/// `pusher` (its own producer or writer handle), and returns the latencies in ns.
+fn measure<P: FnMut() + Send>(
+    producers: usize,
+    calls: usize,
+    pusher: impl Fn() -> P,
+) -> Histogram<u64> {
     let clock = quanta::Clock::new();
     let histograms: Vec<Histogram<u64>> = thread::scope(|s| {
         let workers: Vec<_> = (0..producers)
             .map(|_| {
-                let (clock, push) = (&clock, &push);
+                let (clock, mut push) = (&clock, pusher());
                 s.spawn(move || {
                     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3)
                         .expect("valid histogram bounds");
@@ -62,7 +69,11 @@ fn measure<P: Fn() + Sync>(producers: usize, calls: usize, push: P) -> Histogram
 }
 
 fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
-    let (producer, consumer) = LogRing::builder().capacity(CAPACITY).build().unwrap();
+    let (producer, consumer) = LogRing::builder()
+        .capacity(CAPACITY / producers)
+        .lanes(producers)
+        .build()
+        .unwrap();
     let guard = Flusher::spawn(
         consumer,
         WriterSink::new(std::io::sink()),
@@ -71,7 +82,10 @@ fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
     .unwrap();
     let text = message(size);
     let histogram = measure(producers, calls, || {
-        let _ = producer.push(Record::new(Level::Info, "bench", &text));
+        let (producer, text) = (producer.clone(), &text);
+        move || {
+            let _ = producer.push(Record::new(Level::Info, "bench", text));
+        }
     });
     drop(guard);
     histogram
@@ -85,7 +99,10 @@ fn appender(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
     line.extend(message(size));
     line.push(b'\n');
     let histogram = measure(producers, calls, || {
-        let _ = writer.clone().write_all(&line);
+        let (mut writer, line) = (writer.clone(), &line);
+        move || {
+            let _ = writer.write_all(line);
+        }
     });
     drop(writer);
     drop(guard);

@@ -7,16 +7,21 @@ pub enum ConfigError {
     /// `capacity` was 0.
     #[error("stanchion-ring: LogRingBuilder::capacity must be at least 1")]
     ZeroCapacity,
-    /// `capacity` slots of `slot_bytes` (plus their bookkeeping) are more than
+    /// `lanes` was 0.
+    #[error("stanchion-ring: LogRingBuilder::lanes must be at least 1")]
+    ZeroLanes,
+    /// `lanes` rings of `capacity` slots of `slot_bytes` (plus their bookkeeping) are more than
     /// [`ConfigError::MAX_BYTES`].
     #[error(
-        "stanchion-ring: capacity {capacity} with slot_bytes {slot_bytes} is more than the 16 GiB a ring may reserve"
+        "stanchion-ring: {lanes} lanes of capacity {capacity} with slot_bytes {slot_bytes} are more than the 16 GiB a ring may reserve"
     )]
     TooLarge {
-        /// The capacity given.
+        /// The capacity given (records per lane).
         capacity: usize,
         /// The slot size given.
         slot_bytes: usize,
+        /// The lanes given.
+        lanes: usize,
     },
 }
 

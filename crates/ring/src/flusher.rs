@@ -93,14 +93,14 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
     let max_batch = policy.max_batch.max(1);
     let shared = Arc::clone(&consumer.shared);
     shared.wake_at.store(
-        max_batch.min(shared.queue.capacity().div_ceil(2)),
+        max_batch.min(shared.lanes[0].capacity().div_ceil(2)),
         Ordering::Relaxed,
     );
     // A zero delay would make the flusher spin.
     let max_delay = policy.max_delay.max(Duration::from_millis(1));
     let mut unflushed_since: Option<Instant> = None;
-    // At shutdown: how many records had been pushed when it was asked for.
-    let mut shutdown_at: Option<u64> = None;
+    // At shutdown: how many records had been pushed to each lane when it was asked for.
+    let mut shutdown_at: Option<Vec<u64>> = None;
     loop {
         // Each record goes to the sink straight from its slot: no copy into a batch. One guard
         // against a panicking sink per batch, not per record: a guard per record measured 20%
@@ -130,8 +130,13 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
         // pushing must not hold shutdown up.
         let done = if control.shutdown.load(Ordering::Acquire) {
             // Every push that finished before the request is counted here.
-            let target = *shutdown_at.get_or_insert_with(|| shared.queue.pushed());
-            shared.queue.popped() >= target
+            let targets = shutdown_at
+                .get_or_insert_with(|| shared.lanes.iter().map(|lane| lane.pushed()).collect());
+            shared
+                .lanes
+                .iter()
+                .zip(targets.iter())
+                .all(|(lane, &target)| lane.popped() >= target)
         } else {
             taken == 0 && consumer.is_finished()
         };
@@ -237,7 +242,7 @@ impl FlushGuard {
             if now >= deadline {
                 return Err(ShutdownError {
                     waited: self.timeout,
-                    pending: self.shared.queue.len(),
+                    pending: self.shared.len(),
                 });
             }
             done = self

@@ -1,6 +1,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
+use thread_local::ThreadLocal;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -22,15 +23,28 @@ use crate::ring::Producer;
 /// tracing::subscriber::with_default(subscriber, || tracing::info!(job = 7, "started"));
 /// drop(guard); // writes out everything logged before
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Each thread that logs pushes through a producer of its own, cloned from the one given, so on
+/// a ring of several [lanes](crate::LogRingBuilder::lanes) the threads spread over the lanes.
+#[derive(Debug)]
 pub struct RingLayer {
     producer: Producer,
+    per_thread: ThreadLocal<Producer>,
 }
 
 impl RingLayer {
     /// A layer pushing into `producer`'s ring.
     pub fn new(producer: Producer) -> Self {
-        Self { producer }
+        Self {
+            producer,
+            per_thread: ThreadLocal::new(),
+        }
+    }
+}
+
+impl Clone for RingLayer {
+    fn clone(&self) -> Self {
+        Self::new(self.producer.clone())
     }
 }
 
@@ -53,9 +67,8 @@ impl<S: Subscriber> Layer<S> for RingLayer {
             line.clear();
             event.record(&mut Fields(line));
             // A full ring under DropNewest counts the loss itself; a closed one has no reader.
-            let _ = self
-                .producer
-                .push(Record::new(level, metadata.target(), line.as_bytes()));
+            let producer = self.per_thread.get_or(|| self.producer.clone());
+            let _ = producer.push(Record::new(level, metadata.target(), line.as_bytes()));
         };
         // A field's `Debug` that logs re-enters here with the buffer taken: use a fresh one.
         LINE.with(|line| match line.try_borrow_mut() {

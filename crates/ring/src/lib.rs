@@ -2,7 +2,10 @@
 //! in batches into a sink, and (feature `tracing`) a `tracing_subscriber::Layer` in front of it.
 //!
 //! Producers copy a record (level, target, timestamp, message bytes) into a pre-allocated slot:
-//! no allocation, no lock, no system call on the path a program logs from. A full ring does what
+//! no allocation, no lock, no system call on the path a program logs from. With
+//! [`lanes`](LogRingBuilder::lanes) the producers spread over rings of their own, so that
+//! threads logging at once never contend, and the consumer takes the records of all lanes in
+//! timestamp order. A full ring does what
 //! its [`Overflow`] policy says: wait ([`Block`](Overflow::Block)), drop the new record
 //! ([`DropNewest`](Overflow::DropNewest), the default) or drop the oldest
 //! ([`DropOldest`](Overflow::DropOldest)); every drop is counted. A [`Flusher`] thread drains the

@@ -1,4 +1,4 @@
-//! The ring itself: a bounded multi-producer queue of records in pre-allocated slots.
+//! One lane of the ring: a bounded multi-producer queue of records in pre-allocated slots.
 //!
 //! It is Dmitry Vyukov's bounded queue with exact capacity: `head` and `tail` are stamps that
 //! carry a slot index in their low bits and a lap count above, each slot has a stamp saying
@@ -19,7 +19,6 @@ use crate::sync::{AtomicU64, Backoff, Cell, Ordering, fence};
 struct Meta {
     level: Level,
     target: &'static str,
-    timestamp: Timestamp,
     len: usize,
     /// The message when it is longer than a slot.
     spill: Option<Box<[u8]>>,
@@ -27,6 +26,9 @@ struct Meta {
 
 struct Slot {
     stamp: AtomicU64,
+    /// The record's timestamp, atomic so that a consumer choosing between lanes may read it
+    /// (`Queue::peek`) from a slot it has not claimed.
+    timestamp: AtomicU64,
     meta: Cell<Meta>,
 }
 
@@ -74,10 +76,10 @@ impl Queue {
             slots: (0..capacity as u64)
                 .map(|i| Slot {
                     stamp: AtomicU64::new(i),
+                    timestamp: AtomicU64::new(0),
                     meta: Cell::new(Meta {
                         level: Level::Info,
                         target: "",
-                        timestamp: Timestamp::default(),
                         len: 0,
                         spill: None,
                     }),
@@ -131,6 +133,15 @@ impl Queue {
                 return (self.count(tail) - self.count(head)) as usize;
             }
         }
+    }
+
+    /// The timestamp of the record the next pop would take, or `None` when none is ready. Under
+    /// `DropOldest` a producer may take that record first: the answer is a hint.
+    pub(crate) fn peek(&self) -> Option<Timestamp> {
+        let head = self.head.load(Ordering::Relaxed);
+        let slot = &self.slots[(head & (self.one_lap - 1)) as usize];
+        (slot.stamp.load(Ordering::Acquire) == head + 1)
+            .then(|| Timestamp::from_unix_nanos(slot.timestamp.load(Ordering::Relaxed)))
     }
 
     /// Copies `record` into a free slot, or reports the ring full.
@@ -253,12 +264,13 @@ impl Queue {
                 std::ptr::copy_nonoverlapping(message.as_ptr(), self.region(stamp), message.len())
             };
         }
+        slot.timestamp
+            .store(record.timestamp.unix_nanos(), Ordering::Relaxed);
         slot.meta.with_mut(|meta| {
             // SAFETY: as above, for the slot's metadata.
             let meta = unsafe { &mut *meta };
             meta.level = record.level;
             meta.target = record.target;
-            meta.timestamp = record.timestamp;
             meta.len = message.len();
             meta.spill = (!fits).then(|| message.into());
         });
@@ -277,7 +289,7 @@ impl Queue {
             take(Record {
                 level: meta.level,
                 target: meta.target,
-                timestamp: meta.timestamp,
+                timestamp: Timestamp::from_unix_nanos(slot.timestamp.load(Ordering::Relaxed)),
                 message,
             });
         });

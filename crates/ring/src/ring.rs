@@ -33,6 +33,7 @@ pub struct LogRingBuilder {
     capacity: usize,
     slot_bytes: usize,
     overflow: Overflow,
+    lanes: usize,
 }
 
 /// The entry point: builds a ring and hands back its two ends.
@@ -67,12 +68,14 @@ impl LogRing {
             capacity: 8192,
             slot_bytes: 256,
             overflow: Overflow::DropNewest,
+            lanes: 1,
         }
     }
 }
 
 impl LogRingBuilder {
-    /// Records the ring holds; exact, at least 1.
+    /// Records each lane holds (a ring of one lane, the default, holds exactly this many);
+    /// at least 1.
     pub fn capacity(mut self, records: usize) -> Self {
         self.capacity = records;
         self
@@ -92,6 +95,18 @@ impl LogRingBuilder {
         self
     }
 
+    /// Lanes the producers spread over, at least 1 (the default). Each lane is a ring of its own
+    /// of `capacity` records, and each [`Producer`] writes to one of them: the first to lane 0,
+    /// each clone to the next lane in turn. Producers on different lanes share no cache line, so
+    /// they never wait on each other; set it to the number of threads that log at once. A full
+    /// lane is full for its producers whatever the others hold, and `DropOldest` drops the
+    /// oldest record of the producer's own lane. The consumer takes, each time, the ready
+    /// record with the earliest timestamp of any lane.
+    pub fn lanes(mut self, lanes: usize) -> Self {
+        self.lanes = lanes;
+        self
+    }
+
     /// Builds the ring.
     ///
     /// # Errors
@@ -102,20 +117,30 @@ impl LogRingBuilder {
         if self.capacity == 0 {
             return Err(ConfigError::ZeroCapacity);
         }
+        if self.lanes == 0 {
+            return Err(ConfigError::ZeroLanes);
+        }
         if Queue::footprint(self.capacity, self.slot_bytes)
+            .and_then(|bytes| bytes.checked_mul(self.lanes as u64))
             .is_none_or(|bytes| bytes > ConfigError::MAX_BYTES)
         {
             return Err(ConfigError::TooLarge {
                 capacity: self.capacity,
                 slot_bytes: self.slot_bytes,
+                lanes: self.lanes,
             });
         }
         let shared = Arc::new(Shared {
-            queue: Queue::new(
-                self.capacity,
-                self.slot_bytes,
-                self.overflow == Overflow::DropOldest,
-            ),
+            lanes: (0..self.lanes)
+                .map(|_| {
+                    Queue::new(
+                        self.capacity,
+                        self.slot_bytes,
+                        self.overflow == Overflow::DropOldest,
+                    )
+                })
+                .collect(),
+            next_lane: AtomicUsize::new(1),
             overflow: self.overflow,
             dropped: Counter::new(),
             spilled: Counter::new(),
@@ -136,6 +161,7 @@ impl LogRingBuilder {
         Ok((
             Producer {
                 shared: Arc::clone(&shared),
+                lane: 0,
             },
             Consumer {
                 shared,
@@ -146,7 +172,9 @@ impl LogRingBuilder {
 }
 
 pub(crate) struct Shared {
-    pub(crate) queue: Queue,
+    pub(crate) lanes: Box<[Queue]>,
+    /// The lane the next clone of a producer writes to (modulo the lanes).
+    next_lane: AtomicUsize,
     overflow: Overflow,
     dropped: Counter,
     spilled: Counter,
@@ -174,15 +202,38 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn stats(&self) -> RingStats {
         RingStats {
-            pushed: self.queue.pushed(),
+            pushed: self.pushed(),
             dropped: self.dropped.get(),
             spilled: self.spilled.get(),
             flushed: self.flushed.load(Ordering::Relaxed),
             sink_errors: self.sink_errors.load(Ordering::Relaxed),
             high_watermark: self.high_watermark.load(Ordering::Relaxed),
-            len: self.queue.len(),
-            capacity: self.queue.capacity(),
+            len: self.len(),
+            capacity: self.lanes.iter().map(Queue::capacity).sum(),
         }
+    }
+
+    /// Records pushed since the ring was made, over all lanes.
+    pub(crate) fn pushed(&self) -> u64 {
+        self.lanes.iter().map(Queue::pushed).sum()
+    }
+
+    /// The lane whose next record is the oldest, or `None` when no lane has one ready. With one
+    /// lane there is nothing to choose and the pop itself finds out whether a record is ready.
+    fn earliest_lane(&self) -> Option<&Queue> {
+        if let [only] = &self.lanes[..] {
+            return Some(only);
+        }
+        self.lanes
+            .iter()
+            .filter_map(|lane| Some((lane.peek()?, lane)))
+            .min_by_key(|&(at, _)| at)
+            .map(|(_, lane)| lane)
+    }
+
+    /// Records waiting now, over all lanes (a snapshot).
+    pub(crate) fn len(&self) -> usize {
+        self.lanes.iter().map(Queue::len).sum()
     }
 
     pub(crate) fn producers_gone(&self) -> bool {
@@ -199,6 +250,8 @@ impl Shared {
 /// The writing end: cheap to clone, shared by any number of threads.
 pub struct Producer {
     shared: Arc<Shared>,
+    /// Index of the lane this producer writes to.
+    lane: usize,
 }
 
 impl Producer {
@@ -239,7 +292,7 @@ impl Producer {
                     return Err(PushError::Full);
                 }
                 Overflow::DropOldest => {
-                    if shared.queue.pop(|_| {}) {
+                    if self.queue().pop(|_| {}) {
                         shared.dropped.increment();
                     }
                 }
@@ -265,7 +318,7 @@ impl Producer {
     #[inline]
     fn write(&self, record: &Record<'_>) -> bool {
         let shared = &*self.shared;
-        if let Pushed::Full = shared.queue.push(record) {
+        if let Pushed::Full = self.queue().push(record) {
             return false;
         }
         if record.message.len() > shared.slot_bytes {
@@ -281,10 +334,16 @@ impl Producer {
         let shared = &*self.shared;
         // SeqCst pairs with the consumer's store before it looks at the ring one last time.
         if shared.sleeping.load(Ordering::SeqCst)
-            && shared.queue.len() >= shared.wake_at.load(Ordering::Relaxed)
+            && self.queue().len() >= shared.wake_at.load(Ordering::Relaxed)
         {
             shared.data.notify(1);
         }
+    }
+
+    /// This producer's lane.
+    #[inline]
+    fn queue(&self) -> &Queue {
+        &self.shared.lanes[self.lane]
     }
 
     /// The ring's counters.
@@ -294,10 +353,13 @@ impl Producer {
 }
 
 impl Clone for Producer {
+    /// Another producer for the same ring, writing to the next lane in turn.
     fn clone(&self) -> Self {
         self.shared.producers.fetch_add(1, Ordering::Relaxed);
+        let lane = self.shared.next_lane.fetch_add(1, Ordering::Relaxed) % self.shared.lanes.len();
         Self {
             shared: Arc::clone(&self.shared),
+            lane,
         }
     }
 }
@@ -327,23 +389,24 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// Moves up to `max` records, oldest first, into `batch` and returns how many.
+    /// Moves up to `max` records, oldest first, into `batch` and returns how many. With several
+    /// lanes, "oldest" is by timestamp: each record taken is the earliest ready in any lane.
     pub fn drain(&mut self, batch: &mut Batch, max: usize) -> usize {
         self.drain_with(max, |record| batch.push(record))
     }
 
-    /// Hands up to `max` records, oldest first, to `take` and returns how many. Each record still
-    /// borrows its slot in the ring, so nothing is copied; the slot is freed when `take` returns.
-    /// Under `DropOldest`, whose producers take records too, a held slot would make them wait for
-    /// `take`, so the record is copied out and its slot freed first. If `take` panics, the record
-    /// it was handed is gone and the ring goes on.
+    /// Hands up to `max` records, oldest first (as [`drain`](Self::drain)), to `take` and returns
+    /// how many. Each record still borrows its slot in the ring, so nothing is copied; the slot
+    /// is freed when `take` returns. Under `DropOldest`, whose producers take records too, a held
+    /// slot would make them wait for `take`, so the record is copied out and its slot freed
+    /// first. If `take` panics, the record it was handed is gone and the ring goes on.
     pub fn drain_with(&mut self, max: usize, mut take: impl FnMut(Record<'_>)) -> usize {
         let Self { shared, copy } = self;
         let shared = &**shared;
         // The ring is fullest just before the consumer takes from it.
         shared
             .high_watermark
-            .fetch_max(shared.queue.len(), Ordering::Relaxed);
+            .fetch_max(shared.len(), Ordering::Relaxed);
         let mut taken = Taken { shared, count: 0 };
         // A `Block` producer that found the ring full waits for room until this drain ends, or
         // until it has waited `EARLY_WAKE` (a slow sink). Waking it sooner costs a system call
@@ -353,9 +416,12 @@ impl Consumer {
         let mut waiting_since: Option<Instant> = None;
         let mut next_look = 1;
         while taken.count < max {
+            let Some(queue) = shared.earliest_lane() else {
+                break;
+            };
             let popped = if shared.overflow == Overflow::DropOldest {
                 let mut header = None;
-                let popped = shared.queue.pop(|record| {
+                let popped = queue.pop(|record| {
                     copy.clear();
                     copy.extend_from_slice(record.message);
                     header = Some((record.level, record.target, record.timestamp));
@@ -370,10 +436,15 @@ impl Consumer {
                 }
                 popped
             } else {
-                shared.queue.pop(&mut take)
+                queue.pop(&mut take)
             };
             if !popped {
-                break;
+                // Only where a `DropOldest` producer took the record first can another lane
+                // still hold one.
+                if shared.lanes.len() == 1 {
+                    break;
+                }
+                continue;
             }
             taken.count += 1;
             if taken.count >= next_look && shared.space_wanted.load(Ordering::Relaxed) {
@@ -392,7 +463,7 @@ impl Consumer {
 
     /// Records waiting now.
     pub fn len(&self) -> usize {
-        self.shared.queue.len()
+        self.shared.len()
     }
 
     /// Whether no record is waiting.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use stanchion_ring::{
     Batch, ConfigError, FileSink, FlushGuard, FlushPolicy, Flusher, FnSink, Level, LogRing,
-    Overflow, Producer, PushError, Record, WriterSink,
+    Overflow, Producer, PushError, Record, Timestamp, WriterSink,
 };
 
 type Lines = Arc<Mutex<Vec<String>>>;
@@ -59,6 +59,73 @@ fn invalid_configs_fail_at_build() {
             .build(),
         Err(ConfigError::TooLarge { .. })
     ));
+    assert_eq!(
+        LogRing::builder().lanes(0).build().unwrap_err(),
+        ConfigError::ZeroLanes
+    );
+    // 64 lanes of a ring that alone is 1 GiB and 72 MiB: too large together.
+    let error = LogRing::builder()
+        .capacity(1 << 20)
+        .slot_bytes(1 << 10)
+        .lanes(64)
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, ConfigError::TooLarge { lanes: 64, .. }));
+    assert!(error.to_string().contains("64 lanes"), "{error}");
+}
+
+fn at(nanos: u64, message: &str) -> Record<'_> {
+    Record {
+        timestamp: Timestamp::from_unix_nanos(nanos),
+        ..info(message)
+    }
+}
+
+fn drained(consumer: &mut stanchion_ring::Consumer) -> Vec<String> {
+    let mut batch = Batch::new();
+    consumer.drain(&mut batch, usize::MAX);
+    batch
+        .iter()
+        .map(|r| String::from_utf8(r.message.to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn each_lane_has_its_own_room_and_the_consumer_takes_the_earliest_record_of_any() {
+    let (first, mut consumer) = LogRing::builder().capacity(2).lanes(2).build().unwrap();
+    let second = first.clone();
+    assert_eq!(first.stats().capacity, 4);
+    first.push(at(1, "a")).unwrap();
+    first.push(at(4, "d")).unwrap();
+    // The first lane is full although the second is empty.
+    assert_eq!(first.push(at(5, "lost")), Err(PushError::Full));
+    second.push(at(2, "b")).unwrap();
+    second.push(at(3, "c")).unwrap();
+    assert_eq!(drained(&mut consumer), ["a", "b", "c", "d"]);
+    assert_eq!(consumer.stats().dropped, 1);
+    // A third producer wraps around to the first lane, whose room it shares.
+    let third = second.clone();
+    third.push(at(6, "e")).unwrap();
+    first.push(at(7, "f")).unwrap();
+    assert_eq!(third.push(at(8, "lost")), Err(PushError::Full));
+    second.push(at(9, "g")).unwrap();
+    assert_eq!(drained(&mut consumer), ["e", "f", "g"]);
+}
+
+#[test]
+fn drop_oldest_drops_the_oldest_record_of_the_producers_own_lane() {
+    let (first, mut consumer) = LogRing::builder()
+        .capacity(1)
+        .lanes(2)
+        .overflow(Overflow::DropOldest)
+        .build()
+        .unwrap();
+    let second = first.clone();
+    first.push(at(1, "a")).unwrap();
+    second.push(at(2, "b")).unwrap();
+    first.push(at(3, "c")).unwrap();
+    assert_eq!(drained(&mut consumer), ["b", "c"]);
+    assert_eq!(consumer.stats().dropped, 1);
 }
 
 #[test]
@@ -249,6 +316,34 @@ fn the_tracing_layer_formats_events_into_the_ring() {
     let record = batch.iter().next().unwrap();
     assert_eq!((record.level, record.target), (Level::Warn, "jobs"));
     assert_eq!(record.message, b"retrying job=7 name=build");
+}
+
+#[cfg(feature = "tracing")]
+#[test]
+fn the_tracing_layer_gives_each_thread_a_lane_of_its_own() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    // One record per lane: two threads fit only if they log into different lanes.
+    let (producer, mut consumer) = LogRing::builder().capacity(1).lanes(2).build().unwrap();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::registry().with(stanchion_ring::RingLayer::new(producer)),
+    );
+    // Both threads live until both have logged (a thread that has ended leaves its producer to
+    // the next thread).
+    let both = std::sync::Barrier::new(2);
+    thread::scope(|s| {
+        for name in ["one", "two"] {
+            let (dispatch, both) = (dispatch.clone(), &both);
+            s.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || tracing::info!("{name}"));
+                both.wait();
+            });
+        }
+    });
+    let mut lines = drained(&mut consumer);
+    lines.sort();
+    assert_eq!(lines, ["one", "two"]);
+    assert_eq!(consumer.stats().dropped, 0);
 }
 
 #[test]

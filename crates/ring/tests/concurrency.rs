@@ -1,5 +1,6 @@
 //! Several producers on real threads: every record not counted as dropped reaches the sink exactly
-//! once, in each producer's order.
+//! once, in each producer's order, on one lane and on three (four producers, two of them sharing
+//! a lane).
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -10,11 +11,12 @@ use stanchion_ring::{Batch, FlushPolicy, Flusher, FnSink, Level, LogRing, Overfl
 const PRODUCERS: usize = 4;
 const RECORDS: usize = 20_000;
 
-fn run(overflow: Overflow) {
+fn run(overflow: Overflow, lanes: usize) {
     let (producer, consumer) = LogRing::builder()
         .capacity(256)
         .slot_bytes(16)
         .overflow(overflow)
+        .lanes(lanes)
         .build()
         .unwrap();
     // (producer, sequence) per record, in the order the sink saw them.
@@ -72,15 +74,30 @@ fn run(overflow: Overflow) {
 
 #[test]
 fn drop_newest_delivers_every_record_not_dropped_once_in_order() {
-    run(Overflow::DropNewest);
+    run(Overflow::DropNewest, 1);
+}
+
+#[test]
+fn drop_newest_delivers_every_record_not_dropped_once_in_order_over_three_lanes() {
+    run(Overflow::DropNewest, 3);
 }
 
 #[test]
 fn drop_oldest_delivers_every_record_not_dropped_once_in_order() {
-    run(Overflow::DropOldest);
+    run(Overflow::DropOldest, 1);
+}
+
+#[test]
+fn drop_oldest_delivers_every_record_not_dropped_once_in_order_over_three_lanes() {
+    run(Overflow::DropOldest, 3);
 }
 
 #[test]
 fn block_delivers_every_record_once_in_order() {
-    run(Overflow::Block);
+    run(Overflow::Block, 1);
+}
+
+#[test]
+fn block_delivers_every_record_once_in_order_over_three_lanes() {
+    run(Overflow::Block, 3);
 }

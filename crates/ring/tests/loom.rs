@@ -4,7 +4,7 @@
 
 use loom::thread;
 use stanchion_core::sync::Reached;
-use stanchion_ring::{Batch, Level, LogRing, Overflow, Record};
+use stanchion_ring::{Batch, Level, LogRing, Overflow, Record, Timestamp};
 
 fn messages(batch: &Batch) -> Vec<Vec<u8>> {
     batch.iter().map(|r| r.message.to_vec()).collect()
@@ -99,4 +99,77 @@ fn drop_oldest_races_the_consumer() {
     });
     DROPPED.assert("where the producer took the oldest record");
     READ_FIRST.assert("where the consumer read the oldest record first");
+}
+
+fn stamped(nanos: u64, message: &[u8]) -> Record<'_> {
+    Record {
+        level: Level::Info,
+        target: "t",
+        timestamp: Timestamp::from_unix_nanos(nanos),
+        message,
+    }
+}
+
+/// Two lanes: each producer writes its own while the consumer chooses between them by timestamp,
+/// reading a lane's next timestamp before it claims the slot. Each record is read once, whole.
+#[test]
+fn the_consumer_chooses_between_lanes_as_they_are_written() {
+    static EARLIER_FIRST: Reached = Reached::new();
+    loom::model(|| {
+        let (producer, mut consumer) = LogRing::builder()
+            .capacity(1)
+            .slot_bytes(4)
+            .lanes(2)
+            .build()
+            .unwrap();
+        let other = producer.clone();
+        // The other lane's record is the earlier one.
+        let t = thread::spawn(move || other.push(stamped(1, b"bb")).is_ok());
+        producer.push(stamped(2, b"aa")).unwrap();
+        // The lanes share no atomic, so only a yield lets loom run the other producer first.
+        thread::yield_now();
+        let mut batch = Batch::new();
+        consumer.drain(&mut batch, 2);
+        EARLIER_FIRST.mark(messages(&batch).first().map(Vec::as_slice) == Some(&b"bb"[..]));
+        assert!(t.join().unwrap(), "each lane has room for its record");
+        consumer.drain(&mut batch, 2);
+        let mut got = messages(&batch);
+        got.sort();
+        assert_eq!(got, vec![b"aa".to_vec(), b"bb".to_vec()]);
+    });
+    EARLIER_FIRST.assert("took the other lane's earlier record first");
+}
+
+/// Under DropOldest the consumer reads a lane's next timestamp while that lane's producer drops
+/// the record and writes a new one into its slot: no torn or doubled record, every one read or
+/// counted dropped.
+#[test]
+fn choosing_a_lane_races_a_drop_oldest_producer() {
+    static DROPPED: Reached = Reached::new();
+    loom::model(|| {
+        let (producer, mut consumer) = LogRing::builder()
+            .capacity(1)
+            .slot_bytes(4)
+            .lanes(2)
+            .overflow(Overflow::DropOldest)
+            .build()
+            .unwrap();
+        let other = producer.clone();
+        other.push(stamped(1, b"old")).unwrap();
+        let t = thread::spawn(move || {
+            other.push(stamped(3, b"new")).unwrap();
+            other
+        });
+        producer.push(stamped(2, b"mid")).unwrap();
+        let mut batch = Batch::new();
+        consumer.drain(&mut batch, 3);
+        let other = t.join().unwrap();
+        consumer.drain(&mut batch, 3);
+        let got = messages(&batch);
+        let dropped = other.stats().dropped;
+        assert_eq!(got.len() as u64 + dropped, 3);
+        assert!(got.contains(&b"new".to_vec()) && got.contains(&b"mid".to_vec()));
+        DROPPED.mark(dropped == 1);
+    });
+    DROPPED.assert("where the producer dropped the record the consumer was choosing");
 }
