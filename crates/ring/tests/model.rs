@@ -1,9 +1,10 @@
-//! Single-producer operation sequences against a `VecDeque` model, for each overflow policy.
+//! Single-producer operation sequences against a `VecDeque` model, for each overflow policy; and
+//! the line format against humantime's RFC 3339 formatting.
 
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use stanchion_ring::{Batch, Level, LogRing, Overflow, PushError, Record};
+use stanchion_ring::{Batch, Level, LineFormat, LogRing, Overflow, PushError, Record, Timestamp};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -126,5 +127,33 @@ proptest! {
     #[test]
     fn block_matches_the_model((capacity, ops) in case()) {
         run(capacity, Overflow::Block, ops)?;
+    }
+}
+
+proptest! {
+    /// Any time up to 2554 (where a `Timestamp` ends), in sequences that stay within a second,
+    /// cross one, or jump: the cached date and the microsecond digits are humantime's.
+    #[test]
+    fn a_line_starts_with_the_rfc3339_time_to_the_microsecond(
+        times in proptest::collection::vec(
+            prop_oneof![
+                0u64..18_000_000_000_000_000_000,
+                1_700_000_000_000_000_000u64..1_700_000_002_000_000_000,
+            ],
+            1..20,
+        )
+    ) {
+        let mut format = LineFormat::new();
+        for nanos in times {
+            let mut line = Vec::new();
+            let record = Record {
+                timestamp: Timestamp::from_unix_nanos(nanos),
+                ..Record::new(Level::Info, "t", b"m")
+            };
+            format.write(&mut line, &record).unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
+            let expected = format!("{}  INFO t: m\n", humantime::format_rfc3339_micros(at));
+            prop_assert_eq!(String::from_utf8(line).unwrap(), expected);
+        }
     }
 }
