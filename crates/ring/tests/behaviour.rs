@@ -482,6 +482,59 @@ fn shutdown_does_not_wait_for_records_pushed_after_it() {
     chatter.join().unwrap();
 }
 
+/// Shutdown owes each lane the records pushed to it before the flusher noted the request. Records
+/// with older timestamps that reach another lane after that are taken first, and must not count
+/// towards what the first lane is owed.
+#[test]
+fn shutdown_writes_each_lanes_records_even_when_later_ones_elsewhere_are_older() {
+    let (first, consumer) = LogRing::builder().capacity(64).lanes(2).build().unwrap();
+    let second = first.clone();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let lines: Lines = Arc::default();
+    let sink = FnSink::new({
+        let lines = Arc::clone(&lines);
+        move |batch: &Batch| {
+            for record in batch.iter() {
+                let message = String::from_utf8(record.message.to_vec()).unwrap();
+                if message == "gate" {
+                    // Holds the flusher until the shutdown request is in.
+                    gate.recv().unwrap();
+                }
+                if message == "a1" {
+                    // After the flusher noted what it owes: older records in the other lane.
+                    for (nanos, text) in [(1, "b1"), (2, "b2"), (3, "b3")] {
+                        second.push(at(nanos, text)).unwrap();
+                    }
+                }
+                lines.lock().unwrap().push(message);
+            }
+            Ok(())
+        }
+    });
+    // One record a batch, so the flusher looks at the request between records.
+    let policy = FlushPolicy {
+        max_batch: 1,
+        max_delay: Duration::from_secs(60),
+        ..FlushPolicy::default()
+    };
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    first.push(at(10, "gate")).unwrap();
+    for (nanos, text) in [(20, "a1"), (21, "a2"), (22, "a3")] {
+        first.push(at(nanos, text)).unwrap();
+    }
+    let shutdown = thread::spawn(move || guard.shutdown());
+    thread::sleep(Duration::from_millis(100));
+    release.send(()).unwrap();
+    shutdown.join().unwrap().unwrap();
+    let lines = lines.lock().unwrap();
+    for owed in ["gate", "a1", "a2", "a3"] {
+        assert!(
+            lines.iter().any(|line| line == owed),
+            "{owed} missing from {lines:?}"
+        );
+    }
+}
+
 /// Fails the record "bad", panics on "worse", and keeps the rest.
 struct PickySink(Lines);
 
