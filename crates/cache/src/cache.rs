@@ -3,7 +3,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
-use stanchion_core::{CachePadded, Clock, Mark};
+use stanchion_core::{CachePadded, Clock, Stopwatch};
 
 use crate::builder::{CacheBuilder, Listener, Weigher};
 use crate::error::InsertError;
@@ -59,11 +59,10 @@ pub(crate) struct Inner<K, V> {
     entry_limit: u64,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
-    clock: std::sync::Arc<dyn Clock>,
-    /// Time for expiry is measured from here, in the clock's marks: for `SystemClock` a read of the
-    /// time-stamp counter, several times cheaper than `Instant::now()`, which every hit on an entry
-    /// that can expire needs.
-    origin: Mark,
+    /// Time for expiry, in nanoseconds since the cache was built: for `SystemClock` a read of the
+    /// time-stamp counter and a multiply, inline, which every hit on an entry that can expire
+    /// needs.
+    time: Stopwatch,
     time_to_live: Option<u64>,
     /// Bumped by every removal an in-flight load must not undo (remove, invalidate, clear).
     pub(crate) epoch: AtomicU64,
@@ -89,8 +88,7 @@ impl<K, V> fmt::Debug for Cache<K, V> {
 
 /// Reads the clock once, on first use.
 struct LazyNow<'a> {
-    clock: &'a dyn Clock,
-    origin: Mark,
+    time: &'a Stopwatch,
     nanos: Option<u64>,
 }
 
@@ -98,7 +96,7 @@ impl Now for LazyNow<'_> {
     fn nanos(&mut self) -> u64 {
         *self
             .nanos
-            .get_or_insert_with(|| self.clock.nanos_since(self.origin).min(NEVER - 1))
+            .get_or_insert_with(|| self.time.nanos().min(NEVER - 1))
     }
 }
 
@@ -150,8 +148,7 @@ where
                 entry_limit: shard_capacity,
                 weigher: config.weigher,
                 listener: config.listener,
-                origin: config.clock.mark(),
-                clock: config.clock,
+                time: Stopwatch::start(config.clock),
                 time_to_live: config.time_to_live.map(nanos),
                 epoch: AtomicU64::new(0),
                 flights: Flights::new(config.shards),
@@ -177,8 +174,7 @@ where
 
     fn now(&self) -> LazyNow<'_> {
         LazyNow {
-            clock: &*self.inner.clock,
-            origin: self.inner.origin,
+            time: &self.inner.time,
             nanos: None,
         }
     }
