@@ -26,6 +26,9 @@ use stanchion_core::{CachePadded, Counter, RaceCell};
 
 use crate::sync::{AtomicUsize, Ordering, fence, seq_cst_rmw_done};
 
+/// The most free places a blocking push that found its level full waits for before trying again.
+const MAX_RUN: usize = 32;
+
 /// Why a push was refused; the item comes back.
 #[derive(Debug)]
 pub(crate) enum Refused<T> {
@@ -117,6 +120,19 @@ impl<T> Fifo<T> {
                 level.popped.add(count as u64);
                 count
             }
+        }
+    }
+
+    /// Whether a blocking push that found the level full should try again: once the pops have
+    /// freed a run of places (an eighth of the ring, at most `MAX_RUN`), not at the first one.
+    ///
+    /// A producer that takes each place the moment it is freed writes the cache line the consumer
+    /// is reading its next items from, so the line moves between their cores on every item. Let a
+    /// run of places free up first, and the producer fills lines the consumer is done with.
+    pub(crate) fn has_run_of_room(&self) -> bool {
+        match self {
+            Self::Bounded(ring) => ring.has_run_of_room(),
+            Self::Unbounded(_) => true,
         }
     }
 
@@ -384,6 +400,30 @@ impl<T> Ring<T> {
         item
     }
 
+    /// Whether the run of places from the tail is free (or the ring is closed). A hint, read
+    /// without a fence: the push that follows decides.
+    fn has_run_of_room(&self) -> bool {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail & self.mark != 0 {
+            return true;
+        }
+        let run = (self.places.len() / 8).clamp(1, MAX_RUN);
+        let index = (tail & (self.mark - 1)) + run - 1;
+        let last = if index < self.places.len() {
+            tail.wrapping_add(run - 1)
+        } else {
+            (tail & !(self.lap - 1))
+                .wrapping_add(self.lap)
+                .wrapping_add(index - self.places.len())
+        };
+        // Free unless it still holds the last lap's item.
+        self.place(last)
+            .stamp
+            .load(Ordering::Acquire)
+            .wrapping_add(self.lap)
+            != last.wrapping_add(1)
+    }
+
     fn len(&self) -> usize {
         loop {
             let tail = self.tail.load(Ordering::SeqCst);
@@ -462,6 +502,44 @@ mod tests {
                 .store(lap.wrapping_add(index), Ordering::Relaxed);
         }
         ring
+    }
+
+    #[test]
+    fn a_full_ring_has_a_run_of_room_once_a_run_is_popped() {
+        for capacity in [1, 16, 24, 1024] {
+            let run = (capacity / 8).clamp(1, MAX_RUN);
+            // From the start, mid-ring (so the run crosses the end of the places), and where the
+            // positions wrap round `usize`.
+            for (offset, at_the_wrap) in [(0, false), (capacity - 1, false), (0, true)] {
+                let ring = if at_the_wrap {
+                    ring_at_the_wrap(capacity)
+                } else {
+                    Ring::new(capacity)
+                };
+                for _ in 0..offset {
+                    ring.push(0).unwrap();
+                    ring.pop().unwrap();
+                }
+                assert!(ring.has_run_of_room());
+                for _ in 0..capacity {
+                    ring.push(0).unwrap();
+                }
+                for popped in 0..run {
+                    assert!(
+                        !ring.has_run_of_room(),
+                        "capacity {capacity}, {popped} popped"
+                    );
+                    ring.pop().unwrap();
+                }
+                assert!(ring.has_run_of_room(), "capacity {capacity}, {run} popped");
+                ring.push(0).unwrap();
+                ring.close();
+                assert!(
+                    ring.has_run_of_room(),
+                    "a closed ring lets the push find out"
+                );
+            }
+        }
     }
 
     #[test]

@@ -452,13 +452,16 @@ impl<T> PriorityQueue<T> {
                 Err(PushError::Full(back)) => item = back,
                 done => return self.count_refusal(done, priority),
             }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
             let Some(level) = self.level(priority) else {
                 unreachable!("push_uncounted checked the level");
             };
+            // Wait for a run of free places rather than the first one (see `Fifo::has_run_of_room`).
+            while !backoff.is_completed() && !level.fifo.has_run_of_room() {
+                backoff.snooze();
+            }
+            if !backoff.is_completed() {
+                continue;
+            }
             let parked = level.room.park();
             match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
