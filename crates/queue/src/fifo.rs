@@ -79,7 +79,10 @@ impl<T> Fifo<T> {
         }
     }
 
-    #[inline]
+    // This, `pop` and the ring's own are inlined into the queue's push and pop: moving a large
+    // item through calls stalls on reading back the stores that wrote it (see
+    // `PriorityQueue::push`).
+    #[inline(always)]
     pub(crate) fn push(&self, item: T) -> Result<(), Refused<T>> {
         match self {
             Self::Bounded(ring) => ring.push(item),
@@ -96,7 +99,7 @@ impl<T> Fifo<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
         match self {
             Self::Bounded(ring) => ring.pop(),
@@ -255,6 +258,7 @@ impl<T> Ring<T> {
             .wrapping_add(position & (self.mark - 1))
     }
 
+    #[inline(always)]
     fn push(&self, item: T) -> Result<(), Refused<T>> {
         let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
@@ -300,6 +304,7 @@ impl<T> Ring<T> {
     }
 
     /// Claims the head's place, or `None` if its push has not finished.
+    #[inline(always)]
     fn pop(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);

@@ -291,6 +291,11 @@ struct Inner<T> {
     items: Waiters,
 }
 
+/// An item taken with its level's index, as the caller gets it.
+fn with_priority<T>((item, level): (T, usize)) -> (T, Priority) {
+    (item, Priority::from_level(level as u8))
+}
+
 /// A multi-producer, multi-consumer priority queue: levels served by priority or by weight, FIFO
 /// within a level, an optional capacity with backpressure, blocking and async waits, and close.
 ///
@@ -379,6 +384,7 @@ impl<T> PriorityQueue<T> {
 
     /// [`try_push`](Self::try_push) without counting a refusal: a blocking push that retries
     /// while full counts once, when it finally fails.
+    #[inline(always)]
     fn push_uncounted(&self, item: T, priority: Priority) -> Result<(), PushError<T>> {
         let Some(level) = self.level(priority) else {
             return Err(PushError::NoSuchLevel {
@@ -444,6 +450,10 @@ impl<T> PriorityQueue<T> {
     ///
     /// [`PushError::Closed`] if the queue is closed before there is room, or
     /// [`PushError::NoSuchLevel`].
+    // Inlined into the caller, down to the ring's write: a call made the first read of a large
+    // item wait on the caller's narrower stores that wrote it (a store-forwarding stall, a third
+    // of a 64-byte push), where inlined the item goes from registers into its place.
+    #[inline]
     pub fn push(&self, mut item: T, priority: Priority) -> Result<(), PushError<T>> {
         // Room usually comes back within a few hundred nanoseconds: spin briefly before parking.
         let backoff = Backoff::new();
@@ -497,12 +507,13 @@ impl<T> PriorityQueue<T> {
 
     /// Pops from `level`: `None` if it is empty, or if the push its head waits for has not
     /// finished (see [`Fifo`]).
-    #[inline]
+    #[inline(always)]
     fn pop_level(&self, level: usize) -> Option<T> {
         self.inner.levels[level].fifo.pop()
     }
 
     /// The next item by fairness, and its level.
+    #[inline(always)]
     fn take(&self) -> Option<(T, usize)> {
         let inner = &*self.inner;
         if !inner.schedule.is_empty() {
@@ -516,7 +527,12 @@ impl<T> PriorityQueue<T> {
                 return Some((item, preferred));
             }
         }
-        (0..inner.levels.len()).find_map(|level| Some((self.pop_level(level)?, level)))
+        for level in 0..inner.levels.len() {
+            if let Some(item) = self.pop_level(level) {
+                return Some((item, level));
+            }
+        }
+        None
     }
 
     /// After items were taken: once the queue is closed, every parked consumer looks again,
@@ -531,10 +547,19 @@ impl<T> PriorityQueue<T> {
     /// Takes the next item without waiting: the most urgent level's oldest item under strict
     /// fairness, the scheduled level's under weighted fairness.
     pub fn try_pop(&self) -> Option<(T, Priority)> {
+        self.take_counted().map(with_priority)
+    }
+
+    /// [`try_pop`](Self::try_pop) with the level as an index. The blocking and async pops loop on
+    /// this and name the priority once, on the way out: `(T, Priority)` ends in two bytes, so
+    /// every move of it copies a chunk at an odd offset, which stalls reading back the stores
+    /// that wrote it (a store-forwarding stall); `(T, usize)` moves in aligned chunks.
+    #[inline(always)]
+    fn take_counted(&self) -> Option<(T, usize)> {
         let (item, level) = self.take()?;
         self.inner.levels[level].taken(1, self.bounded());
         self.wake_if_closed();
-        Some((item, Priority::from_level(level as u8)))
+        Some((item, level))
     }
 
     /// Moves up to `max` items into `out`, in the order [`try_pop`](Self::try_pop) would give
@@ -585,7 +610,7 @@ impl<T> PriorityQueue<T> {
 
     /// Takes the next item, waiting for one; `None` once the queue is closed and drained.
     pub fn pop(&self) -> Option<(T, Priority)> {
-        self.pop_until(None).ok()
+        self.pop_until(None).ok().map(with_priority)
     }
 
     /// Takes the next item, waiting at most `timeout`.
@@ -595,14 +620,15 @@ impl<T> PriorityQueue<T> {
     /// [`PopError::Timeout`] if nothing came in time, [`PopError::Closed`] once closed and drained.
     pub fn pop_timeout(&self, timeout: Duration) -> Result<(T, Priority), PopError> {
         self.pop_until(Some(Instant::now() + timeout))
+            .map(with_priority)
     }
 
-    fn pop_until(&self, deadline: Option<Instant>) -> Result<(T, Priority), PopError> {
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<(T, usize), PopError> {
         // An item usually comes within a few hundred nanoseconds when producers are busy: spin
         // briefly (a bounded backoff, then yields) before parking, which costs a system call.
         let backoff = Backoff::new();
         loop {
-            if let Some(found) = self.try_pop() {
+            if let Some(found) = self.take_counted() {
                 return Ok(found);
             }
             if self.drained() {
@@ -620,7 +646,7 @@ impl<T> PriorityQueue<T> {
             // spinning rather than parked, since its claim is what the handshake sees.
             let parked = self.inner.items.park();
             loop {
-                if let Some(found) = self.try_pop() {
+                if let Some(found) = self.take_counted() {
                     return Ok(found);
                 }
                 if self.is_empty() {
@@ -638,7 +664,7 @@ impl<T> PriorityQueue<T> {
                 None => parked.wait(),
                 Some(deadline) => {
                     if !parked.wait_deadline(deadline) {
-                        return self.try_pop().ok_or(PopError::Timeout);
+                        return self.take_counted().ok_or(PopError::Timeout);
                     }
                 }
             }
@@ -649,8 +675,8 @@ impl<T> PriorityQueue<T> {
     #[cfg(not(stanchion_loom))]
     pub async fn pop_async(&self) -> Option<(T, Priority)> {
         loop {
-            if let Some(found) = self.try_pop() {
-                return Some(found);
+            if let Some(found) = self.take_counted() {
+                return Some(with_priority(found));
             }
             if self.drained() {
                 return None;
@@ -658,8 +684,8 @@ impl<T> PriorityQueue<T> {
             // As in `pop`, yielding to the executor while a push finishes writing its item.
             let parked = self.inner.items.park();
             loop {
-                if let Some(found) = self.try_pop() {
-                    return Some(found);
+                if let Some(found) = self.take_counted() {
+                    return Some(with_priority(found));
                 }
                 if self.is_empty() {
                     break;
