@@ -4,6 +4,9 @@
 //! Each iteration moves 20,000 items with a 20/60/20 mix of High, Normal and Low (the peers without
 //! priorities carry the same items). Bounded queues hold 1,024. Consumers take one item at a time,
 //! or up to 64 at once (`pop_batch` for ours; a `try_recv` loop for peers, which have no batch pop).
+//! In the `pushbatch64` rows ours' producers also push 64 items at once, each block of a producer's
+//! items at one priority (by block, in the same mix), with `push_batch`; the peers, which have no
+//! batch send, run as in the `batch64` rows.
 //! SegQueue and async-priority-channel have no blocking calls, so their threads spin with a yield.
 
 use std::hint::black_box;
@@ -80,7 +83,17 @@ fn share(p: usize, producers: usize) -> impl Iterator<Item = usize> {
     (p..ITEMS).step_by(producers)
 }
 
-fn run<T: Item>(which: Impl, producers: usize, consumers: usize, batch: bool) -> Duration {
+/// How items are pushed and popped.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Consumers take up to `BATCH` at once.
+    pop_batch: bool,
+    /// Ours' producers push `BATCH` at once.
+    push_batch: bool,
+}
+
+fn run<T: Item>(which: Impl, producers: usize, consumers: usize, mode: Mode) -> Duration {
+    let batch = mode.pop_batch;
     let start = Instant::now();
     match which {
         Impl::Ours => {
@@ -93,6 +106,19 @@ fn run<T: Item>(which: Impl, producers: usize, consumers: usize, batch: bool) ->
                     .map(|p| {
                         let queue = &queue;
                         s.spawn(move || {
+                            if mode.push_batch {
+                                let mut items = Vec::with_capacity(BATCH);
+                                let mut block = 0;
+                                for i in share(p, producers) {
+                                    items.push(T::make(i));
+                                    if items.len() == BATCH || i + producers >= ITEMS {
+                                        let priority = Priority::Level(priority_of(block));
+                                        queue.push_batch(&mut items, priority).unwrap();
+                                        block += 1;
+                                    }
+                                }
+                                return;
+                            }
                             for i in share(p, producers) {
                                 queue
                                     .push(T::make(i), Priority::Level(priority_of(i)))
@@ -245,15 +271,37 @@ fn run<T: Item>(which: Impl, producers: usize, consumers: usize, batch: bool) ->
 
 fn moving<T: Item>(c: &mut Criterion, size: &str) {
     for (threads, producers, consumers) in [("1p1c", 1, 1), ("2p2c", 2, 2)] {
-        for (mode, batch) in [("single", false), ("batch64", true)] {
-            let mut group = c.benchmark_group(format!("queue/{threads}_{size}_{mode}"));
+        for (name, mode) in [
+            (
+                "single",
+                Mode {
+                    pop_batch: false,
+                    push_batch: false,
+                },
+            ),
+            (
+                "batch64",
+                Mode {
+                    pop_batch: true,
+                    push_batch: false,
+                },
+            ),
+            (
+                "pushbatch64",
+                Mode {
+                    pop_batch: true,
+                    push_batch: true,
+                },
+            ),
+        ] {
+            let mut group = c.benchmark_group(format!("queue/{threads}_{size}_{name}"));
             group.throughput(Throughput::Elements(ITEMS as u64));
             group.sample_size(10);
             for which in Impl::ALL {
                 group.bench_function(which.name(), |b| {
                     b.iter_custom(|iters| {
                         (0..iters)
-                            .map(|_| run::<T>(which, producers, consumers, batch))
+                            .map(|_| run::<T>(which, producers, consumers, mode))
                             .sum()
                     })
                 });

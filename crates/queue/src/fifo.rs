@@ -99,6 +99,29 @@ impl<T> Fifo<T> {
         }
     }
 
+    /// Moves items from the front of `items` into the level while there is room; how many. The
+    /// rest stay in `items`, in order.
+    pub(crate) fn push_from(&self, items: &mut Vec<T>) -> usize {
+        match self {
+            Self::Bounded(ring) => ring.push_from(items),
+            Self::Unbounded(_) => {
+                let mut pushed = 0;
+                let mut rest = items.drain(..);
+                for item in rest.by_ref() {
+                    if let Err(refused) = self.push(item) {
+                        // Put the refused item back in front of the ones not tried.
+                        let mut left = vec![refused.into_inner()];
+                        left.extend(rest);
+                        *items = left;
+                        return pushed;
+                    }
+                    pushed += 1;
+                }
+                pushed
+            }
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<T> {
         match self {
@@ -286,19 +309,84 @@ impl<T> Ring<T> {
                     }
                     Err(current) => tail = current,
                 }
-            } else if stamp.wrapping_add(self.lap) == tail.wrapping_add(1) {
-                // The place still holds the last lap's item. Full, unless its pop has claimed it
-                // and is reading it out: the head says which.
-                fence(Ordering::SeqCst);
-                if self.head.load(Ordering::Relaxed).wrapping_add(self.lap) == tail {
-                    return Err(Refused::Full(item));
-                }
-                backoff.snooze();
-                tail = self.tail.load(Ordering::Relaxed);
+            } else if self.is_full_at(tail, stamp, &backoff) {
+                return Err(Refused::Full(item));
             } else {
-                // Another push took this position: look at the tail again.
-                backoff.snooze();
                 tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// For a push that found the place at `tail` not free (its stamp is `stamp`): whether the ring
+    /// is full. If not, the place is held by a pop still reading it or by a push that took the
+    /// position first; this waits a little before the caller looks at the tail again.
+    fn is_full_at(&self, tail: usize, stamp: usize, backoff: &Backoff) -> bool {
+        if stamp.wrapping_add(self.lap) == tail.wrapping_add(1) {
+            // The place still holds the last lap's item. Full, unless its pop has claimed it and
+            // is reading it out: the head says which.
+            fence(Ordering::SeqCst);
+            if self.head.load(Ordering::Relaxed).wrapping_add(self.lap) == tail {
+                return true;
+            }
+        }
+        backoff.snooze();
+        false
+    }
+
+    /// Moves items from the front of `items` into the free places from the tail, claiming all of
+    /// them with one compare-and-swap; returns how many (0 if full or closed).
+    fn push_from(&self, items: &mut Vec<T>) -> usize {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark != 0 || items.is_empty() {
+                return 0;
+            }
+            let (mut end, mut count) = (tail, 0);
+            while count < items.len() {
+                // Acquire, as in `push`, for each place claimed below. A free place keeps its
+                // stamp until the push that claims its position writes it, so the places counted
+                // here are still free if the claim succeeds.
+                let stamp = self.place(end).stamp.load(Ordering::Acquire);
+                if stamp != end {
+                    if count == 0 && self.is_full_at(tail, stamp, &backoff) {
+                        return 0;
+                    }
+                    break;
+                }
+                end = self.after(end);
+                count += 1;
+            }
+            if count == 0 {
+                tail = self.tail.load(Ordering::Relaxed);
+                continue;
+            }
+            match self
+                .tail
+                .compare_exchange(tail, end, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    seq_cst_rmw_done();
+                    let mut position = tail;
+                    // Nothing here may panic between the claim and the last place's stamp, or the
+                    // claimed places would never fill and would wedge the ring: a drain's
+                    // iteration does not.
+                    for item in items.drain(..count) {
+                        let place = self.place(position);
+                        // SAFETY: the compare-and-swap made this thread the only one to hold the
+                        // positions from `tail` to `end`, whose places the stamps showed free.
+                        place.item.with_mut(|slot| unsafe { (*slot).write(item) });
+                        place
+                            .stamp
+                            .store(position.wrapping_add(1), Ordering::Release);
+                        position = self.after(position);
+                    }
+                    return count;
+                }
+                Err(current) => {
+                    tail = current;
+                    backoff.snooze();
+                }
             }
         }
     }

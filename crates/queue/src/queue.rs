@@ -418,26 +418,69 @@ impl<T> PriorityQueue<T> {
     }
 
     /// Pushes items from the front of `items` at `priority` while there is room; returns how many
-    /// were pushed. What could not be pushed stays in `items`, in order.
+    /// were pushed. What could not be pushed stays in `items`, in order. A bounded level takes
+    /// each run of free places with one compare-and-swap.
     pub fn try_push_batch(&self, items: &mut Vec<T>, priority: Priority) -> usize {
         let Some(level) = self.level(priority) else {
             return 0;
         };
-        let mut pushed = 0;
-        let mut left = Vec::new();
-        let mut drain = items.drain(..);
-        for item in drain.by_ref() {
-            if let Err(refused) = level.fifo.push(item) {
-                left.push(refused.into_inner());
-                break;
-            }
-            pushed += 1;
-        }
-        left.extend(drain);
-        items.append(&mut left);
+        let pushed = self.push_from(level, items);
         if !items.is_empty() {
             level.rejected.add(items.len() as u64);
         }
+        pushed
+    }
+
+    /// Pushes every item of `items` at `priority`, in order, waiting while the level is full, and
+    /// leaves `items` empty. Like [`try_push_batch`](Self::try_push_batch), each run of free
+    /// places is taken at once.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Closed`] if the queue is closed before every item is in, or
+    /// [`PushError::NoSuchLevel`]; what was not pushed stays in `items`, in order.
+    pub fn push_batch(&self, items: &mut Vec<T>, priority: Priority) -> Result<(), PushError<()>> {
+        let Some(level) = self.level(priority) else {
+            return Err(PushError::NoSuchLevel {
+                item: (),
+                level: priority.level(),
+            });
+        };
+        let refused = |items: &Vec<T>| {
+            level.rejected.add(items.len() as u64);
+            Err(PushError::Closed(()))
+        };
+        // As in `push`: spin for a run of room, then park.
+        let backoff = Backoff::new();
+        loop {
+            self.push_from(level, items);
+            if items.is_empty() {
+                return Ok(());
+            }
+            if level.fifo.is_closed() {
+                return refused(items);
+            }
+            while !backoff.is_completed() && !level.fifo.has_run_of_room() {
+                backoff.snooze();
+            }
+            if !backoff.is_completed() {
+                continue;
+            }
+            let parked = level.room.park();
+            self.push_from(level, items);
+            if items.is_empty() {
+                return Ok(());
+            }
+            if level.fifo.is_closed() {
+                return refused(items);
+            }
+            parked.wait();
+        }
+    }
+
+    /// Moves what fits from the front of `items` into `level` and wakes as many consumers.
+    fn push_from(&self, level: &Level<T>, items: &mut Vec<T>) -> usize {
+        let pushed = level.fifo.push_from(items);
         if pushed > 0 {
             self.inner.items.wake(pushed);
         }

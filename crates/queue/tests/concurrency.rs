@@ -13,11 +13,35 @@ const PER_PRODUCER: u64 = 20_000;
 
 #[test]
 fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
+    // Producers 0 and 1 push in batches, producer 2 one item at a time.
     let queue = PriorityQueue::builder().capacity(Some(64)).build().unwrap();
     let producers: Vec<_> = (0..3u64)
         .map(|p| {
             let queue = queue.clone();
             thread::spawn(move || {
+                if p < 2 {
+                    // Batches of 8 items per level: producer 0 pushes again what did not fit,
+                    // producer 1 waits for room.
+                    for start in (0..PER_PRODUCER).step_by(24) {
+                        for level in 0..3 {
+                            let mut batch: Vec<_> = (start..(start + 24).min(PER_PRODUCER))
+                                .filter(|i| i % 3 == level)
+                                .map(|i| (p, i))
+                                .collect();
+                            let priority = Priority::Level(level as u8);
+                            if p == 1 {
+                                queue.push_batch(&mut batch, priority).unwrap();
+                                assert!(batch.is_empty());
+                            }
+                            while !batch.is_empty() {
+                                if queue.try_push_batch(&mut batch, priority) == 0 {
+                                    thread::yield_now();
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
                 for i in 0..PER_PRODUCER {
                     let priority = Priority::Level((i % 3) as u8);
                     queue.push((p, i), priority).unwrap(); // blocks while full
@@ -109,6 +133,65 @@ fn a_full_queue_hands_the_item_back_and_push_waits_for_room() {
 }
 
 /// Producers parked on two full levels: a pop from one level wakes its producer, not the other's.
+#[test]
+fn a_batch_push_waits_for_room_and_hands_back_what_close_refused() {
+    let queue = PriorityQueue::builder().capacity(Some(2)).build().unwrap();
+    queue.try_push(0, Priority::Normal).unwrap();
+    let mut refused = vec![7, 8, 9];
+    assert_eq!(queue.try_push_batch(&mut refused, Priority::Normal), 1);
+    assert_eq!(
+        refused,
+        [8, 9],
+        "a full level hands the rest back, in order"
+    );
+
+    let producer = {
+        let queue = queue.clone();
+        thread::spawn(move || {
+            let mut items = vec![1, 2, 3];
+            queue
+                .push_batch(&mut items, Priority::Normal)
+                .map(|()| items)
+        })
+    };
+    let mut popped = Vec::new();
+    while popped.len() < 5 {
+        match queue.pop_timeout(Duration::from_secs(10)) {
+            Ok((item, _)) => popped.push(item),
+            Err(error) => panic!("the batch push never finished: {error:?}"),
+        }
+    }
+    assert_eq!(producer.join().unwrap().unwrap(), Vec::<i32>::new());
+    assert_eq!(popped, [0, 7, 1, 2, 3]);
+
+    // Full again, and closed while the batch waits: what was not pushed comes back.
+    queue.try_push(4, Priority::Normal).unwrap();
+    queue.try_push(5, Priority::Normal).unwrap();
+    let producer = {
+        let queue = queue.clone();
+        thread::spawn(move || {
+            let mut items = vec![6, 7];
+            let result = queue.push_batch(&mut items, Priority::Normal);
+            (result, items)
+        })
+    };
+    thread::sleep(Duration::from_millis(50));
+    queue.close();
+    let (result, items) = producer.join().unwrap();
+    assert!(matches!(result, Err(PushError::Closed(()))), "{result:?}");
+    assert_eq!(items, [6, 7]);
+    let levels = queue.stats().levels;
+    assert_eq!(
+        levels[1].rejected,
+        2 + 2,
+        "the first batch's two and the closed batch's two"
+    );
+    assert!(matches!(
+        queue.push_batch(&mut vec![1], Priority::Level(9)),
+        Err(PushError::NoSuchLevel { level: 9, .. })
+    ));
+}
+
 #[test]
 fn a_pop_wakes_the_producer_waiting_on_that_level() {
     for _ in 0..20 {

@@ -141,3 +141,81 @@ fn a_batch_pop_and_a_pop_take_each_item_once() {
         assert!(queue.is_empty());
     });
 }
+
+/// A batch push claims both places across the wrap with one compare-and-swap while a consumer
+/// pops: the items come out in order, and each place's handoff (item, then stamp) is ordered, or
+/// loom reports the race on the item's cell.
+#[test]
+fn a_batch_push_hands_over_each_place() {
+    loom::model(|| {
+        let queue = queue_at_the_wrap();
+        let producer = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                let mut items = vec![1, 2];
+                assert_eq!(queue.try_push_batch(&mut items, Priority::High), 2);
+            })
+        };
+        let mut taken = Vec::new();
+        // A bounded number of looks keeps the model finite whatever the stamps' loads return.
+        for _ in 0..2 {
+            match queue.try_pop() {
+                Some((item, _)) => taken.push(item),
+                None => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+        while let Some((item, _)) = queue.try_pop() {
+            taken.push(item);
+        }
+        assert_eq!(taken, [1, 2]);
+    });
+}
+
+/// A batch push and a push race for a two-place level: together they fill it, each item is stored
+/// once, and what the batch could not place is handed back in order.
+#[test]
+fn a_batch_push_and_a_push_share_the_room() {
+    loom::model(|| {
+        let queue = queue_at_the_wrap();
+        let single = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.try_push(9, Priority::High).is_ok())
+        };
+        let mut items = vec![1, 2];
+        let pushed = queue.try_push_batch(&mut items, Priority::High);
+        let single_pushed = single.join().unwrap();
+        assert_eq!(pushed + usize::from(single_pushed), 2, "the level fills");
+        assert_eq!(items, [1, 2][pushed..]);
+        let mut taken = Vec::new();
+        queue.pop_batch(&mut taken, 2);
+        taken.sort_unstable();
+        let mut expected: Vec<u8> = [1, 2][..pushed].to_vec();
+        if single_pushed {
+            expected.push(9);
+        }
+        expected.sort_unstable();
+        assert_eq!(taken, expected);
+    });
+}
+
+/// A batch producer that may park on a full level before the pop is woken by it, and pushes the
+/// rest of its batch.
+#[test]
+fn a_pop_wakes_a_batch_producer_parked_for_room() {
+    loom::model(|| {
+        let queue = PriorityQueue::builder().capacity(Some(1)).build().unwrap();
+        queue.try_push(1u8, Priority::Normal).unwrap();
+        let producer = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                let mut items = vec![2];
+                queue.push_batch(&mut items, Priority::Normal).unwrap();
+                assert!(items.is_empty());
+            })
+        };
+        assert_eq!(queue.try_pop(), Some((1, Priority::Normal)));
+        producer.join().unwrap();
+        assert_eq!(queue.try_pop(), Some((2, Priority::Normal)));
+    });
+}

@@ -65,7 +65,8 @@ proptest! {
                     let pushed = queue.try_push_batch(&mut items, Priority::Level(level));
                     let expected = if closed { 0 } else { n.min(room(&model, level)) };
                     prop_assert_eq!(pushed, expected);
-                    prop_assert_eq!(items.len(), n - pushed, "what was not pushed is handed back");
+                    let left: Vec<u64> = (next + pushed as u64..next + n as u64).collect();
+                    prop_assert_eq!(items, left, "what was not pushed is handed back, in order");
                     for item in next..next + pushed as u64 {
                         model.push(Reverse((level, item)));
                     }
