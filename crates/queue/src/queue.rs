@@ -450,7 +450,9 @@ impl<T> PriorityQueue<T> {
             level.rejected.add(items.len() as u64);
             Err(PushError::Closed(()))
         };
-        // As in `push`: spin for a run of room, then park.
+        // As in `push`: spin for a run of room, then park. The two loops are kept apart on
+        // purpose: one helper taking the attempt as a closure made `push` 45% slower with 8-byte
+        // items (scratch program, three rounds), the cost of the inlining `push` relies on.
         let backoff = Backoff::new();
         loop {
             self.push_from(level, items);
