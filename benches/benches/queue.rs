@@ -8,6 +8,12 @@
 //! items at one priority (by block, in the same mix), with `push_batch`; the peers, which have no
 //! batch send, run as in the `batch64` rows.
 //! SegQueue and async-priority-channel have no blocking calls, so their threads spin with a yield.
+//!
+//! The `async` rows move the same items between tasks on a two-worker tokio runtime, one item at a
+//! time: ours with `push_async` and `pop_async`, flume with `send_async` and `recv_async`, and
+//! async-priority-channel with `send` and `recv`, the calls it is made for. It runs only with one
+//! producer and one consumer: with two receivers, one of them sometimes stayed parked after the
+//! channel was closed and drained (1 run in 8 on the CI machine), which would hang the bench.
 
 use std::hint::black_box;
 use std::thread;
@@ -269,6 +275,132 @@ fn run<T: Item>(which: Impl, producers: usize, consumers: usize, mode: Mode) -> 
     start.elapsed()
 }
 
+/// Whether `which` has an `async` row with this many producers and consumers.
+fn runs_async(which: Impl, producers: usize, consumers: usize) -> bool {
+    match which {
+        Impl::Ours | Impl::Flume => true,
+        Impl::AsyncPriorityChannel => producers == 1 && consumers == 1,
+        _ => false,
+    }
+}
+
+/// Moves `ITEMS` between tasks on `runtime` (see the module's docs).
+fn run_async<T: Item>(
+    which: Impl,
+    runtime: &tokio::runtime::Runtime,
+    producers: usize,
+    consumers: usize,
+) -> Duration {
+    let start = Instant::now();
+    match which {
+        Impl::Ours => runtime.block_on(async {
+            let queue = PriorityQueue::<T>::builder()
+                .capacity(Some(CAPACITY))
+                .build()
+                .unwrap();
+            let workers: Vec<_> = (0..producers)
+                .map(|p| {
+                    let queue = queue.clone();
+                    tokio::spawn(async move {
+                        for i in share(p, producers) {
+                            let priority = Priority::Level(priority_of(i));
+                            queue.push_async(T::make(i), priority).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let takers: Vec<_> = (0..consumers)
+                .map(|_| {
+                    let queue = queue.clone();
+                    tokio::spawn(async move {
+                        while let Some(item) = queue.pop_async().await {
+                            black_box(item);
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.await.unwrap();
+            }
+            queue.close();
+            for taker in takers {
+                taker.await.unwrap();
+            }
+        }),
+        Impl::Flume => runtime.block_on(async {
+            let (tx, rx) = flume::bounded::<T>(CAPACITY);
+            let workers: Vec<_> = (0..producers)
+                .map(|p| {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        for i in share(p, producers) {
+                            tx.send_async(T::make(i)).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let takers: Vec<_> = (0..consumers)
+                .map(|_| {
+                    let rx = rx.clone();
+                    tokio::spawn(async move {
+                        while let Ok(item) = rx.recv_async().await {
+                            black_box(item);
+                        }
+                    })
+                })
+                .collect();
+            for task in workers.into_iter().chain(takers) {
+                task.await.unwrap();
+            }
+        }),
+        Impl::AsyncPriorityChannel => runtime.block_on(async {
+            let (tx, rx) = async_priority_channel::bounded::<T, u8>(CAPACITY as u64);
+            let worker = tokio::spawn(async move {
+                for i in share(0, 1) {
+                    // Its priorities run the other way: the largest is served first.
+                    tx.send(T::make(i), 2 - priority_of(i)).await.unwrap();
+                }
+            });
+            let taker = tokio::spawn(async move {
+                while let Ok(item) = rx.recv().await {
+                    black_box(item);
+                }
+            });
+            worker.await.unwrap();
+            taker.await.unwrap();
+        }),
+        _ => unreachable!("no async row for {}", which.name()),
+    }
+    start.elapsed()
+}
+
+/// The `async` rows: see the module's docs.
+fn moving_async<T: Item>(c: &mut Criterion, size: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for (threads, producers, consumers) in [("1p1c", 1, 1), ("2p2c", 2, 2)] {
+        let mut group = c.benchmark_group(format!("queue/{threads}_{size}_async"));
+        group.throughput(Throughput::Elements(ITEMS as u64));
+        group.sample_size(10);
+        for which in Impl::ALL {
+            if !runs_async(which, producers, consumers) {
+                continue;
+            }
+            group.bench_function(which.name(), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| run_async::<T>(which, &runtime, producers, consumers))
+                        .sum()
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 fn moving<T: Item>(c: &mut Criterion, size: &str) {
     for (threads, producers, consumers) in [("1p1c", 1, 1), ("2p2c", 2, 2)] {
         for (name, mode) in [
@@ -314,6 +446,8 @@ fn moving<T: Item>(c: &mut Criterion, size: &str) {
 fn queues(c: &mut Criterion) {
     moving::<u64>(c, "8b");
     moving::<[u64; 8]>(c, "64b");
+    moving_async::<u64>(c, "8b");
+    moving_async::<[u64; 8]>(c, "64b");
 }
 
 criterion_group! {

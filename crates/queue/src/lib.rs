@@ -32,8 +32,8 @@
 //! - **Backpressure**: with a capacity (per level), `try_push` hands the item back in
 //!   [`PushError::Full`]; `push` and `push_async` wait for room.
 //! - **Waiting**: `pop`, `pop_timeout` and `pop_async` park until an item or the end comes (the
-//!   blocking calls after a brief spin); a push between a consumer's last look and its parking
-//!   wakes it.
+//!   blocking calls after a brief spin, the async ones after a few yields to the executor); a push
+//!   between a consumer's last look and its parking wakes it.
 //! - **Close**: pushes fail with [`PushError::Closed`]; consumers drain what is left, then see the end.
 //!
 //! Each bounded level is a lock-free ring of our own on cache lines of its own, which a batch pop

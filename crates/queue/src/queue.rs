@@ -21,6 +21,15 @@ fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 
+/// How many times an async wait yields to the executor, looking again after each, before it parks:
+/// the async counterpart of the blocking calls' brief spin. In a busy queue the item or the room
+/// comes within a few yields, and a task that is not parked spares the other side a call to the
+/// event (a lock) and itself a wake-up through the executor. Parking at once measured 2.3 ms for
+/// 20,000 8-byte items between two producer and two consumer tasks; yielding first, 0.5 ms
+/// (4 yields did nearly as well, 64 no better).
+#[cfg(not(stanchion_loom))]
+const ASYNC_YIELDS: u32 = 16;
+
 /// Lets the executor run other tasks once.
 #[cfg(not(stanchion_loom))]
 async fn yield_now() {
@@ -533,6 +542,7 @@ impl<T> PriorityQueue<T> {
     /// As [`push`](Self::push).
     #[cfg(not(stanchion_loom))]
     pub async fn push_async(&self, mut item: T, priority: Priority) -> Result<(), PushError<T>> {
+        let mut yields = 0;
         loop {
             match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
@@ -541,6 +551,14 @@ impl<T> PriorityQueue<T> {
             let Some(level) = self.level(priority) else {
                 unreachable!("push_uncounted checked the level");
             };
+            // As `push` spins, yield until a run of places is free; then park.
+            while yields < ASYNC_YIELDS && !level.fifo.has_run_of_room() {
+                yields += 1;
+                yield_now().await;
+            }
+            if yields < ASYNC_YIELDS {
+                continue;
+            }
             let parked = level.room.park();
             match self.push_uncounted(item, priority) {
                 Err(PushError::Full(back)) => item = back,
@@ -719,12 +737,19 @@ impl<T> PriorityQueue<T> {
     /// Takes the next item, waiting asynchronously; `None` once the queue is closed and drained.
     #[cfg(not(stanchion_loom))]
     pub async fn pop_async(&self) -> Option<(T, Priority)> {
+        let mut yields = 0;
         loop {
             if let Some(found) = self.take_counted() {
                 return Some(with_priority(found));
             }
             if self.drained() {
                 return None;
+            }
+            // As `pop` spins, yield a few times before parking.
+            if yields < ASYNC_YIELDS {
+                yields += 1;
+                yield_now().await;
+                continue;
             }
             // As in `pop`, yielding to the executor while a push finishes writing its item.
             let parked = self.inner.items.park();

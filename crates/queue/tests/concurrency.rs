@@ -321,25 +321,95 @@ fn weighted_fairness_serves_levels_in_proportion() {
     assert!((0..100).all(|_| strict.try_pop().unwrap().1 == Priority::High));
 }
 
+/// Two producer tasks and two consumer tasks on two workers, through levels of 4 places: the async
+/// waits on both sides (yielding first, then parking) move every item exactly once, in each
+/// producer's order per level.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn async_producers_and_consumers_with_backpressure() {
+async fn async_producers_and_consumers_move_every_item_once() {
+    const ITEMS: u64 = 5_000;
     let queue = PriorityQueue::builder().capacity(Some(4)).build().unwrap();
-    let producer = {
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            for i in 0..1000u32 {
-                queue.push_async(i, Priority::Normal).await.unwrap();
-            }
-            queue.close();
+    let producers: Vec<_> = (0..2u64)
+        .map(|p| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                for i in 0..ITEMS {
+                    let priority = Priority::Level((i % 3) as u8);
+                    queue.push_async((p, i), priority).await.unwrap();
+                }
+            })
         })
-    };
-    let mut next = 0;
-    while let Some((item, _)) = queue.pop_async().await {
-        assert_eq!(item, next, "one producer, one level: FIFO");
-        next += 1;
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while let Some((item, _)) = queue.pop_async().await {
+                    seen.push(item);
+                }
+                seen
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.unwrap();
     }
-    assert_eq!(next, 1000);
-    producer.await.unwrap();
+    queue.close();
+    let mut all = HashSet::new();
+    for consumer in consumers {
+        let seen = consumer.await.unwrap();
+        for p in 0..2 {
+            for level in 0..3 {
+                let mine: Vec<u64> = seen
+                    .iter()
+                    .filter(|(q, i)| *q == p && i % 3 == level)
+                    .map(|(_, i)| *i)
+                    .collect();
+                assert!(
+                    mine.windows(2).all(|w| w[0] < w[1]),
+                    "producer {p} level {level} out of order"
+                );
+            }
+        }
+        for item in seen {
+            assert!(all.insert(item), "{item:?} popped twice");
+        }
+    }
+    assert_eq!(all.len() as u64, 2 * ITEMS, "every item popped");
+}
+
+/// An async push waiting for room, whether still yielding or parked, gets its item back when the
+/// queue closes; an async pop waiting on an empty queue sees the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_waits_end_at_close_and_hand_the_item_back() {
+    let queue = PriorityQueue::builder()
+        .levels(1)
+        .capacity(Some(1))
+        .build()
+        .unwrap();
+    queue.try_push(0u32, Priority::High).unwrap();
+    let pusher = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.push_async(7, Priority::High).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!pusher.is_finished(), "the push waits for room");
+    queue.close();
+    match pusher.await.unwrap() {
+        Err(PushError::Closed(item)) => assert_eq!(item, 7),
+        other => panic!("expected Closed(7), got {other:?}"),
+    }
+    assert_eq!(queue.pop_async().await, Some((0, Priority::High)));
+    let empty = PriorityQueue::<u32>::new();
+    let popper = {
+        let empty = empty.clone();
+        tokio::spawn(async move { empty.pop_async().await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!popper.is_finished(), "the pop waits for an item");
+    empty.close();
+    assert_eq!(popper.await.unwrap(), None);
+    assert_eq!(queue.stats().levels[0].rejected, 1);
 }
 
 #[test]
