@@ -71,11 +71,23 @@ fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
         producer.join().unwrap();
     }
     queue.close();
+    let seen = consumers.into_iter().map(|c| c.join().unwrap()).collect();
+    assert_each_item_once_in_order(seen, 3, PER_PRODUCER);
+    assert!(queue.is_empty());
+    // The totals of a bounded level are its ring's positions, hundreds of laps round.
+    for (level, stats) in (0..3).zip(queue.stats().levels) {
+        let each = (0..PER_PRODUCER).filter(|i| i % 3 == level).count() as u64;
+        assert_eq!((stats.pushed, stats.popped), (3 * each, 3 * each));
+    }
+}
+
+/// Checks what each consumer saw of `(producer, i)` items, pushed at level `i % 3`: every item of
+/// `producers` × `per_producer` exactly once, and within one consumer, one producer's items of one
+/// level in push order.
+fn assert_each_item_once_in_order(seen: Vec<Vec<(u64, u64)>>, producers: u64, per_producer: u64) {
     let mut all = HashSet::new();
-    for consumer in consumers {
-        let seen = consumer.join().unwrap();
-        // Within one consumer, one producer's items of one level arrive in push order.
-        for p in 0..3 {
+    for seen in seen {
+        for p in 0..producers {
             for level in 0..3 {
                 let mine: Vec<u64> = seen
                     .iter()
@@ -92,13 +104,11 @@ fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
             assert!(all.insert(item), "{item:?} popped twice");
         }
     }
-    assert_eq!(all.len() as u64, 3 * PER_PRODUCER, "every item popped");
-    assert!(queue.is_empty());
-    // The totals of a bounded level are its ring's positions, hundreds of laps round.
-    for (level, stats) in (0..3).zip(queue.stats().levels) {
-        let each = (0..PER_PRODUCER).filter(|i| i % 3 == level).count() as u64;
-        assert_eq!((stats.pushed, stats.popped), (3 * each, 3 * each));
-    }
+    assert_eq!(
+        all.len() as u64,
+        producers * per_producer,
+        "every item popped"
+    );
 }
 
 #[test]
@@ -355,27 +365,11 @@ async fn async_producers_and_consumers_move_every_item_once() {
         producer.await.unwrap();
     }
     queue.close();
-    let mut all = HashSet::new();
+    let mut seen = Vec::new();
     for consumer in consumers {
-        let seen = consumer.await.unwrap();
-        for p in 0..2 {
-            for level in 0..3 {
-                let mine: Vec<u64> = seen
-                    .iter()
-                    .filter(|(q, i)| *q == p && i % 3 == level)
-                    .map(|(_, i)| *i)
-                    .collect();
-                assert!(
-                    mine.windows(2).all(|w| w[0] < w[1]),
-                    "producer {p} level {level} out of order"
-                );
-            }
-        }
-        for item in seen {
-            assert!(all.insert(item), "{item:?} popped twice");
-        }
+        seen.push(consumer.await.unwrap());
     }
-    assert_eq!(all.len() as u64, 2 * ITEMS, "every item popped");
+    assert_each_item_once_in_order(seen, 2, ITEMS);
 }
 
 /// An async push waiting for room, whether still yielding or parked, gets its item back when the
