@@ -372,8 +372,8 @@ async fn async_producers_and_consumers_move_every_item_once() {
     assert_each_item_once_in_order(seen, 2, ITEMS);
 }
 
-/// An async push waiting for room, whether still yielding or parked, gets its item back when the
-/// queue closes; an async pop waiting on an empty queue sees the end.
+/// An async push parked for room gets its item back when the queue closes; an async pop parked on
+/// an empty queue sees the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_waits_end_at_close_and_hand_the_item_back() {
     let queue = PriorityQueue::builder()
