@@ -4,8 +4,7 @@
 //! with a one-hour time to live, so every read checks expiry, and again without one, like the
 //! peers. Each thread has a stream of 2M keys, about 340,000 distinct, so the cache evicts and
 //! about one read in four misses; each measured iteration takes the stream's next 100,000
-//! operations. Each cache is warmed with one pass of the whole
-//! stream before it is measured.
+//! operations. Each cache is warmed with one pass of the whole stream before it is measured.
 
 use std::hint::black_box;
 use std::sync::Arc;
