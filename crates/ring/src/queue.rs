@@ -24,6 +24,10 @@ struct Meta {
     spill: Option<Box<[u8]>>,
 }
 
+/// A slot's bookkeeping is 64 bytes, aligned to a cache line so that each record touches one line of
+/// it: unaligned, the array starts 16 bytes into a line (where the allocator puts a large block)
+/// and every slot straddles two.
+#[repr(align(64))]
 struct Slot {
     stamp: AtomicU64,
     /// The record's timestamp, atomic so that a consumer choosing between lanes may read it

@@ -63,7 +63,7 @@ fn invalid_configs_fail_at_build() {
         LogRing::builder().lanes(0).build().unwrap_err(),
         ConfigError::ZeroLanes
     );
-    // 64 lanes of a ring that alone is 1 GiB and 72 MiB: too large together.
+    // 64 lanes of a ring that alone is 1 GiB and 64 MiB: too large together.
     let error = LogRing::builder()
         .capacity(1 << 20)
         .slot_bytes(1 << 10)
