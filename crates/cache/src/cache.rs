@@ -136,6 +136,7 @@ where
                 let capacity = shard_capacity + u64::from(index < remainder);
                 CachePadded(Mutex::new(Shard::new(ShardConfig {
                     capacity,
+                    weighted: config.weigher.is_some(),
                     time_to_idle,
                 })))
             })

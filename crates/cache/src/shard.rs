@@ -143,6 +143,9 @@ impl Position {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ShardConfig {
     pub(crate) capacity: u64,
+    /// Whether entries are weighed: the capacity is then a weight, and an entry may weigh many
+    /// units of it.
+    pub(crate) weighted: bool,
     pub(crate) time_to_idle: Option<u64>,
 }
 
@@ -178,7 +181,11 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             small_capacity: (config.capacity * SMALL_SHARE_PERCENT / 100).max(1),
             time_to_idle: config.time_to_idle,
             ghost: Ghost::default(),
-            sketch: FrequencySketch::new(config.capacity.min(1 << 24)),
+            sketch: if config.weighted {
+                FrequencySketch::growing(config.capacity.min(1 << 24))
+            } else {
+                FrequencySketch::new(config.capacity.min(1 << 24))
+            },
             stats: CacheStats::default(),
         }
     }
@@ -472,6 +479,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         let (position, weight) = (entry.position(), u64::from(entry.weight));
         self.table
             .insert_unique(position.hash, entry, |entry| entry.hash);
+        self.sketch.grow_for(self.table.len() as u64);
         if in_main {
             self.main_weight += weight;
             self.main.push_back(position);
@@ -567,6 +575,7 @@ mod tests {
     fn shard(capacity: u64) -> Shard<u64, u64> {
         Shard::new(ShardConfig {
             capacity,
+            weighted: false,
             time_to_idle: None,
         })
     }
@@ -637,6 +646,22 @@ mod tests {
             }
             assert_consistent(&shard);
         }
+    }
+
+    #[test]
+    fn a_weighted_shard_sizes_its_sketch_by_its_entries() {
+        let mut shard = Shard::new(ShardConfig {
+            capacity: 1 << 30,
+            weighted: true,
+            time_to_idle: None,
+        });
+        assert_eq!(shard.sketch.words(), 128);
+        for key in 0..1_000 {
+            insert(&mut shard, key);
+        }
+        // Two words an entry, to the next power of two: not the 2^25 words of 2^24 entries
+        // that its weight would have asked for.
+        assert_eq!(shard.sketch.words(), 2_048);
     }
 
     #[test]

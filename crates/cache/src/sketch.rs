@@ -10,6 +10,9 @@ const SAMPLE_FACTOR: u64 = 40;
 /// keys of a sample stay rare (one word per entry lost 0.1 to 0.3 points of hit ratio on the ARC traces).
 const WORDS_PER_ENTRY: u64 = 2;
 
+/// Entries a [`FrequencySketch::growing`] sketch is sized for at first.
+const INITIAL_ENTRIES: u64 = 64;
+
 #[derive(Debug)]
 pub(crate) struct FrequencySketch {
     /// Blocks of 8 words; each word holds sixteen 4-bit counters.
@@ -17,20 +20,66 @@ pub(crate) struct FrequencySketch {
     block_mask: u64,
     additions: u64,
     sample_size: u64,
+    /// The entries the table is sized for now, and the most it grows to.
+    entries: u64,
+    max_entries: u64,
 }
 
 impl FrequencySketch {
-    /// A sketch sized for about `entries` resident keys.
+    /// A sketch sized for `entries` resident keys.
     pub(crate) fn new(entries: u64) -> Self {
+        Self::sized(entries, entries)
+    }
+
+    /// A sketch sized for a few entries, which [`grow_for`](Self::grow_for) grows as they come,
+    /// up to `max_entries`: for a cache bounded by weight, whose bound says little of how many
+    /// entries it will hold, so that it pays for the entries it holds rather than for one per
+    /// unit of weight.
+    pub(crate) fn growing(max_entries: u64) -> Self {
+        Self::sized(INITIAL_ENTRIES.min(max_entries), max_entries)
+    }
+
+    fn sized(entries: u64, max_entries: u64) -> Self {
+        let mut sketch = Self {
+            table: vec![0; 8].into_boxed_slice(),
+            block_mask: 0,
+            additions: 0,
+            sample_size: 0,
+            entries: 0,
+            max_entries,
+        };
+        sketch.grow_for(entries);
+        sketch
+    }
+
+    /// Grows the table, if need be, to size it for `entries` resident keys (at most the
+    /// `max_entries` it was made with). Each block of the old table goes to both blocks that one
+    /// more bit of the hash splits it into, so every key's estimate stays what it was.
+    pub(crate) fn grow_for(&mut self, entries: u64) {
+        let entries = entries.min(self.max_entries);
+        if entries <= self.entries {
+            return;
+        }
         let words = (entries * WORDS_PER_ENTRY)
             .clamp(8, 1 << 27)
-            .next_power_of_two();
-        Self {
-            table: vec![0; words as usize].into_boxed_slice(),
-            block_mask: words / 8 - 1,
-            additions: 0,
-            sample_size: SAMPLE_FACTOR * entries.max(8),
+            .next_power_of_two() as usize;
+        if words > self.table.len() {
+            self.table = if self.additions == 0 {
+                // Nothing counted yet: zeroed memory, which the allocator maps as it is touched.
+                vec![0; words].into_boxed_slice()
+            } else {
+                let mut table = Vec::with_capacity(words);
+                while table.len() < words {
+                    table.extend_from_slice(&self.table);
+                }
+                table.into_boxed_slice()
+            };
+            self.block_mask = (words / 8 - 1) as u64;
         }
+        // The halving period follows the entries, not the table, so a full sketch halves as
+        // often as one made at its final size.
+        self.entries = entries;
+        self.sample_size = SAMPLE_FACTOR * entries.max(8);
     }
 
     /// The word and the bit offset of the `row`-th counter of `hash`.
@@ -70,6 +119,12 @@ impl FrequencySketch {
         if self.additions >= self.sample_size {
             self.halve();
         }
+    }
+
+    /// The table's length in words.
+    #[cfg(test)]
+    pub(crate) fn words(&self) -> usize {
+        self.table.len()
     }
 
     fn halve(&mut self) {
@@ -114,5 +169,31 @@ mod tests {
         assert!(hot.count() > 500);
         let cold = (0..512u64).filter(|k| sketch.estimate(1_000_000 + k) >= 4);
         assert!(cold.count() < 20);
+    }
+
+    #[test]
+    fn grows_with_its_entries_and_keeps_every_estimate() {
+        let hashes: Vec<u64> = (0..2_000u64)
+            .map(|k| k.wrapping_mul(0x2545_F491_4F6C_DD1D))
+            .collect();
+        let mut sketch = FrequencySketch::growing(1 << 24);
+        assert_eq!(
+            sketch.table.len(),
+            128,
+            "sized for its first entries, not its maximum"
+        );
+        for (i, &hash) in hashes.iter().enumerate() {
+            sketch.add(hash, 1 + (i % 5) as u16);
+        }
+        let before: Vec<u8> = hashes.iter().map(|&h| sketch.estimate(h)).collect();
+        sketch.grow_for(1_000);
+        assert_eq!(sketch.table.len(), 2_048);
+        let after: Vec<u8> = hashes.iter().map(|&h| sketch.estimate(h)).collect();
+        assert_eq!(before, after);
+        // Never past the maximum it was made with.
+        let mut small = FrequencySketch::growing(100);
+        small.grow_for(1 << 20);
+        assert_eq!(small.table.len(), 256);
+        assert_eq!(small.sample_size, SAMPLE_FACTOR * 100);
     }
 }
