@@ -130,7 +130,9 @@ where
 
     /// How many independently locked shards to use: a power of two, at most the capacity.
     /// By default four per core, fewer for small caches so each shard keeps at least 2,048 entries
-    /// (a shard's policy sees only its own keys, and very small shards lose hit ratio).
+    /// (a shard's policy sees only its own keys, and very small shards lose hit ratio), or 2,048
+    /// units of weight with [`max_weight`](Self::max_weight). An entry may weigh at most its
+    /// shard's share, `max_weight / shards`.
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
         self
@@ -206,7 +208,9 @@ where
                 ));
             }
             Some(shards) => shards,
-            None => default_shards(self.max_capacity.unwrap_or(u64::MAX)),
+            // By weight too: an entry weighs at least 1, so the weight bounds the entries, and
+            // a shard must hold at least one unit of it.
+            None => default_shards(capacity),
         };
         Ok(Cache::from_config(Config {
             capacity,

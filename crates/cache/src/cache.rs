@@ -12,6 +12,16 @@ use crate::shard::{Incoming, NEVER, Now, Removed, Shard, ShardConfig};
 use crate::stats::{CacheStats, RemovalCause};
 use crate::sync::{Arc, AtomicU64, Mutex, Ordering, lock};
 
+/// Whose value an insert stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    /// The caller's own: it replaces whatever the key had.
+    Caller,
+    /// A load's, begun when the cache's invalidation epoch was `epoch`: it yields to
+    /// invalidations and to writes made while it ran.
+    Load { epoch: u64 },
+}
+
 pub(crate) struct Config<K, V> {
     pub(crate) capacity: u64,
     pub(crate) shards: usize,
@@ -180,12 +190,12 @@ where
         }
     }
 
-    fn removed(&self) -> Removed<K, V> {
+    pub(crate) fn removed(&self) -> Removed<K, V> {
         Removed::new(self.inner.listener.is_some())
     }
 
     /// Hands removed entries to the listener; called with no lock held.
-    fn notify(&self, removed: Removed<K, V>) {
+    pub(crate) fn notify(&self, removed: Removed<K, V>) {
         if let Some(listener) = &self.inner.listener {
             for (key, value, cause) in removed.entries {
                 listener(key, value, cause);
@@ -235,49 +245,92 @@ where
     /// Stores `value` for `key`, replacing any value it had, and evicts as needed.
     ///
     /// An entry the weigher makes too heavy is not stored; it goes to the eviction listener as
-    /// [`RemovalCause::Rejected`] and is counted in [`CacheStats::rejections`]. Use
-    /// [`try_insert`](Self::try_insert) to get it back instead.
+    /// [`RemovalCause::Rejected`] and is counted in [`CacheStats::rejections`], and the value `key`
+    /// had leaves as [`RemovalCause::Replaced`], so it is not served in the new one's stead. Use
+    /// [`try_insert`](Self::try_insert) to get the entry back instead.
     pub fn insert(&self, key: K, value: V) {
-        if let Err(InsertError::TooHeavy { key, value, .. }) = self.try_insert(key, value) {
-            self.notify(Removed {
-                keep: true,
-                entries: vec![(key, value, RemovalCause::Rejected)],
-            });
-        }
+        self.insert_reporting(key, value, self.inner.time_to_live);
     }
 
     /// Like [`insert`](Self::insert), with this entry's own time to live (which replaces the
     /// cache's for this entry).
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
-        if let Err(InsertError::TooHeavy { key, value, .. }) =
-            self.insert_inner(key, value, Some(nanos(ttl)))
-        {
-            self.notify(Removed {
-                keep: true,
-                entries: vec![(key, value, RemovalCause::Rejected)],
-            });
-        }
+        self.insert_reporting(key, value, Some(nanos(ttl)));
     }
 
-    /// Stores `value` for `key`, or hands both back if the entry is too heavy.
+    /// Stores `value` for `key`, or hands both back if the entry is too heavy (and removes the
+    /// value `key` had, as [`insert`](Self::insert) does).
     ///
     /// # Errors
     ///
     /// [`InsertError::TooHeavy`] when the weigher gives the entry more than
     /// `max_weight / shards`; it is counted in [`CacheStats::rejections`].
     pub fn try_insert(&self, key: K, value: V) -> Result<(), InsertError<K, V>> {
-        self.insert_inner(key, value, self.inner.time_to_live)
+        let mut removed = self.removed();
+        let result = self.insert_inner(
+            key,
+            value,
+            self.inner.time_to_live,
+            Writer::Caller,
+            &mut removed,
+        );
+        self.notify(removed);
+        result
     }
 
-    fn insert_inner(&self, key: K, value: V, ttl: Option<u64>) -> Result<(), InsertError<K, V>> {
+    /// An insert whose rejected entry goes to the listener.
+    fn insert_reporting(&self, key: K, value: V, ttl: Option<u64>) {
+        let mut removed = self.removed();
+        if let Err(InsertError::TooHeavy { key, value, .. }) =
+            self.insert_inner(key, value, ttl, Writer::Caller, &mut removed)
+        {
+            removed.push(key, value, RemovalCause::Rejected);
+        }
+        self.notify(removed);
+    }
+
+    /// Stores the value a load began at invalidation epoch `epoch` (see [`Writer::Load`]),
+    /// gathering what leaves in `removed`.
+    pub(crate) fn insert_loaded(
+        &self,
+        key: K,
+        value: V,
+        epoch: u64,
+        removed: &mut Removed<K, V>,
+    ) -> Result<(), InsertError<K, V>> {
+        let ttl = self.inner.time_to_live;
+        self.insert_inner(key, value, ttl, Writer::Load { epoch }, removed)
+    }
+
+    /// Stores an entry, gathering what leaves in `removed` for the caller to hand to the
+    /// listener once it holds no lock.
+    fn insert_inner(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<u64>,
+        writer: Writer,
+        removed: &mut Removed<K, V>,
+    ) -> Result<(), InsertError<K, V>> {
         let weight = match &self.inner.weigher {
             Some(weigher) => weigher(&key, &value).max(1),
             None => 1,
         };
         let hash = self.hash(&key);
-        let shard = self.shard(hash);
+        let mut now = self.now();
         if u64::from(weight) > self.inner.entry_limit {
-            lock(shard).stats.count_removal(RemovalCause::Rejected);
+            let mut shard = lock(self.shard(hash));
+            shard.stats.count_removal(RemovalCause::Rejected);
+            if writer == Writer::Caller {
+                let cause = if shard.contains(hash, &key, &mut now) {
+                    RemovalCause::Replaced
+                } else {
+                    RemovalCause::Expired
+                };
+                if let Some((key, value)) = shard.remove(hash, &key, cause) {
+                    removed.push(key, value, cause);
+                }
+            }
             return Err(InsertError::TooHeavy {
                 key,
                 value,
@@ -285,12 +338,21 @@ where
                 limit: self.inner.entry_limit,
             });
         }
-        let mut now = self.now();
         let deadline = match ttl {
             Some(ttl) => now.nanos().saturating_add(ttl),
             None => NEVER,
         };
-        let mut removed = self.removed();
+        let mut shard = lock(self.shard(hash));
+        if let Writer::Load { epoch } = writer {
+            // Under the shard's lock: an invalidation moves the epoch before it takes the lock,
+            // so it is either seen here or removes what this stores; and a live entry here was
+            // written while the load ran, so it is newer than the loaded value.
+            if self.inner.epoch.load(Ordering::Acquire) != epoch
+                || shard.contains(hash, &key, &mut now)
+            {
+                return Ok(());
+            }
+        }
         let incoming = Incoming {
             hash,
             key,
@@ -298,8 +360,7 @@ where
             weight,
             deadline,
         };
-        lock(shard).insert(incoming, &mut now, &mut removed);
-        self.notify(removed);
+        shard.insert(incoming, &mut now, removed);
         Ok(())
     }
 
@@ -346,6 +407,10 @@ where
 
     /// Removes every entry `predicate` selects. Each shard is locked in turn, so entries
     /// inserted meanwhile into a shard already visited stay; loads in flight will not store.
+    ///
+    /// `predicate` runs with its entry's shard locked, so it must not call into this cache: that
+    /// would deadlock. If it panics, the shard it was looking at keeps all its entries (the
+    /// shards before it have been invalidated), and the panic propagates.
     pub fn invalidate_if(&self, mut predicate: impl FnMut(&K, &V) -> bool) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
         for shard in self.inner.shards.iter() {

@@ -14,6 +14,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::cache::Cache;
+use crate::error::InsertError;
+use crate::stats::RemovalCause;
 use crate::sync::{Arc, Condvar, Mutex, Ordering, lock};
 
 type FlightMap<K, V> = HashMap<K, Arc<Flight<V>>, foldhash::fast::RandomState>;
@@ -168,9 +170,15 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// A hit, or the flight for `key` joined or started.
-    fn begin(&self, key: &K) -> Role<V> {
-        if let Some(value) = self.get(key) {
+    /// A hit, or the flight for `key` joined or started. Only a call's `first` look counts as
+    /// a hit or a miss: a waiter whose leader gave up looks again.
+    fn begin(&self, key: &K, first: bool) -> Role<V> {
+        let found = if first {
+            self.get(key)
+        } else {
+            self.get_uncounted(key)
+        };
+        if let Some(value) = found {
             return Role::Hit(value);
         }
         let hash = self.hash(key);
@@ -205,12 +213,18 @@ where
         flight.resolve(outcome);
     }
 
-    /// Ends a successful load: stores the value unless something was invalidated meanwhile.
+    /// Ends a successful load: stores the value unless the key was written or something was
+    /// invalidated meanwhile, then ends the flight, and only then calls the listener, which may
+    /// load this key itself.
     fn finish_load(&self, guard: LeaderGuard<'_, K, V>, epoch: u64, value: &V) {
-        if self.inner.epoch.load(Ordering::Acquire) == epoch {
-            self.insert(guard.key.clone(), value.clone());
+        let mut removed = self.removed();
+        if let Err(InsertError::TooHeavy { key, value, .. }) =
+            self.insert_loaded(guard.key.clone(), value.clone(), epoch, &mut removed)
+        {
+            removed.push(key, value, RemovalCause::Rejected);
         }
         guard.resolve(Outcome::Loaded(value.clone()));
+        self.notify(removed);
     }
 
     /// The value for `key`, loading it with `init` on a miss.
@@ -262,8 +276,9 @@ where
     where
         E: Send + Sync + 'static,
     {
+        let mut first = true;
         loop {
-            match self.begin(&key) {
+            match self.begin(&key, std::mem::replace(&mut first, false)) {
                 Role::Hit(value) => return Ok(value),
                 Role::Leader(flight, epoch) => {
                     let guard = self.lead(&key, flight);
@@ -312,8 +327,9 @@ where
     where
         E: Send + Sync + 'static,
     {
+        let mut first = true;
         loop {
-            match self.begin(&key) {
+            match self.begin(&key, std::mem::replace(&mut first, false)) {
                 Role::Hit(value) => return Ok(value),
                 Role::Leader(flight, epoch) => {
                     let guard = self.lead(&key, flight);

@@ -316,3 +316,128 @@ fn entries_read_again_survive_a_scan_of_one_time_keys() {
     }
     assert_eq!(cache.len(), 100);
 }
+
+/// A cache weighing entries by their value, in one shard.
+fn weighed(max_weight: u64) -> (Cache<String, u32>, Log) {
+    logged(
+        Cache::builder()
+            .max_weight(max_weight)
+            .weigher(|_: &String, value: &u32| *value)
+            .shards(1),
+    )
+}
+
+#[test]
+fn a_key_let_back_in_by_the_ghost_is_not_what_makes_room() {
+    let cache: Cache<u32, u32> = Cache::new(1);
+    cache.insert(1, 1);
+    cache.insert(2, 2);
+    cache.insert(1, 10);
+    assert_eq!(cache.get(&1), Some(10));
+    // An entry as heavy as the whole cache, back from the ghost.
+    let (cache, _) = logged(
+        Cache::builder()
+            .max_weight(10)
+            .weigher(|_: &String, _: &u32| 10)
+            .shards(1),
+    );
+    cache.insert("a".into(), 1);
+    cache.insert("b".into(), 2);
+    cache.insert("a".into(), 3);
+    assert_eq!(cache.get("a"), Some(3));
+}
+
+#[test]
+fn a_heavier_replacement_makes_room_from_the_other_entries() {
+    let (cache, log) = weighed(10);
+    cache.insert("a".into(), 1);
+    cache.insert("b".into(), 2);
+    cache.insert("c".into(), 3);
+    causes(&log);
+    cache.insert("a".into(), 8);
+    assert_eq!(cache.get("a"), Some(8), "the value just written left");
+    assert!(cache.weight() <= 10);
+    let log = causes(&log);
+    assert!(
+        log.contains(&("a".into(), 1, RemovalCause::Replaced)),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .all(|(key, _, cause)| key != "a" || *cause == RemovalCause::Replaced)
+    );
+    // A lighter one stays where it is, and frees its difference.
+    cache.insert("a".into(), 2);
+    assert_eq!(cache.get("a"), Some(2));
+    let others: u32 = ["b", "c"].iter().filter_map(|key| cache.get(*key)).sum();
+    assert_eq!(cache.weight(), u64::from(2 + others));
+}
+
+#[test]
+fn a_rejected_replacement_does_not_leave_the_old_value_served() {
+    let (cache, log) = weighed(100);
+    cache.insert("a".into(), 5);
+    cache.insert("a".into(), 500);
+    assert_eq!(cache.get("a"), None);
+    assert_eq!(
+        causes(&log),
+        [
+            ("a".into(), 5, RemovalCause::Replaced),
+            ("a".into(), 500, RemovalCause::Rejected)
+        ]
+    );
+    cache.insert("b".into(), 5);
+    assert!(cache.try_insert("b".into(), 500).is_err());
+    assert_eq!(cache.get("b"), None);
+    assert_eq!(cache.weight(), 0);
+}
+
+#[test]
+fn a_small_max_weight_takes_fewer_shards_by_default() {
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_weight(4)
+        .weigher(|_, _| 1)
+        .build()
+        .unwrap();
+    for key in 0..4 {
+        assert!(cache.try_insert(key, key).is_ok());
+    }
+    assert_eq!(cache.len(), 4);
+}
+
+#[test]
+fn the_largest_capacities_build() {
+    let cache: Cache<u32, u32> = Cache::new(u64::MAX);
+    cache.insert(1, 1);
+    assert_eq!(cache.get(&1), Some(1));
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_weight(u64::MAX)
+        .weigher(|_, _| u32::MAX)
+        .build()
+        .unwrap();
+    cache.insert(1, 1);
+    assert_eq!(cache.get(&1), Some(1));
+}
+
+#[test]
+fn a_panicking_predicate_leaves_the_shard_whole() {
+    let (cache, log) = weighed(10);
+    cache.insert("a".into(), 5);
+    cache.insert("b".into(), 5);
+    causes(&log);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut seen = 0;
+        cache.invalidate_if(|_, _| {
+            seen += 1;
+            assert!(seen < 2, "the predicate panics on its second entry");
+            true
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!((cache.len(), cache.weight()), (2, 10));
+    assert!(causes(&log).is_empty());
+    // The weight is all there to make room with.
+    cache.insert("c".into(), 6);
+    assert_eq!(cache.get("c"), Some(6));
+    assert!(cache.weight() <= 10);
+}

@@ -179,3 +179,95 @@ async fn an_async_waiter_takes_over_from_a_cancelled_leader() {
     drop(release);
     assert_eq!(waiter.await.unwrap(), 2);
 }
+
+#[test]
+fn a_value_written_during_a_load_is_kept() {
+    let cache: Cache<u32, u32> = Cache::new(10);
+    let value = cache.get_or_insert_with(1, || {
+        cache.insert(1, 2);
+        1
+    });
+    assert_eq!(value, 1, "the caller gets what it loaded");
+    assert_eq!(cache.get(&1), Some(2), "the newer write stays");
+}
+
+#[test]
+fn an_invalidation_just_before_a_load_is_stored_wins() {
+    use std::sync::mpsc::sync_channel;
+    // The weigher runs between the load's end and its store: it holds the load there while
+    // another thread invalidates the key.
+    let (weighing, in_weigher) = sync_channel::<()>(1);
+    let (invalidated, after_invalidate) = sync_channel::<()>(1);
+    let after_invalidate = std::sync::Mutex::new(after_invalidate);
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_weight(100)
+        .weigher(move |_, value: &u32| {
+            if *value == 99 {
+                weighing.send(()).unwrap();
+                after_invalidate.lock().unwrap().recv().unwrap();
+            }
+            1
+        })
+        .shards(1)
+        .build()
+        .unwrap();
+    let cache = &cache;
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            in_weigher.recv().unwrap();
+            cache.invalidate(&7);
+            invalidated.send(()).unwrap();
+        });
+        assert_eq!(cache.get_or_insert_with(7, || 99), 99);
+    });
+    assert_eq!(cache.get(&7), None);
+}
+
+#[test]
+fn the_listener_may_load_the_key_whose_load_it_hears_of() {
+    let cache: Arc<std::sync::OnceLock<Cache<u32, u32>>> = Arc::default();
+    let handle = Arc::clone(&cache);
+    let built = Cache::builder()
+        .max_weight(100)
+        .weigher(|_, value: &u32| *value)
+        .shards(1)
+        .eviction_listener(move |key, _, cause| {
+            if cause == stanchion_cache::RemovalCause::Rejected {
+                // Too heavy: load a lighter value instead.
+                handle.get().unwrap().get_or_insert_with(key, || 1);
+            }
+        })
+        .build()
+        .unwrap();
+    let cache = cache.get_or_init(|| built);
+    let (done, finished) = std::sync::mpsc::channel();
+    let loader = cache.clone();
+    std::thread::spawn(move || {
+        loader.get_or_insert_with(7, || 1_000);
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the listener's load waited on the load it was called from");
+    assert_eq!(cache.get(&7), Some(1));
+}
+
+#[test]
+fn a_waiter_that_loads_after_a_panic_counts_one_miss() {
+    let cache: Cache<u32, u32> = Cache::new(10);
+    let started = Barrier::new(2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                cache.get_or_insert_with(1, || {
+                    started.wait();
+                    std::thread::sleep(Duration::from_millis(100));
+                    panic!("the loader fails");
+                })
+            }));
+        });
+        started.wait();
+        assert_eq!(cache.get_or_insert_with(1, || 5), 5);
+    });
+    assert_eq!(cache.stats().misses, 2, "two calls, one miss each");
+}
