@@ -1,4 +1,3 @@
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -144,6 +143,7 @@ impl<T> QueueBuilder<T> {
                     .collect(),
                 capacity: self.capacity,
                 schedule: schedule.into_boxed_slice(),
+                tickets: Counter::new(),
                 closed: AtomicBool::new(false),
                 items: Waiters::new(),
             }),
@@ -294,6 +294,10 @@ struct Inner<T> {
     capacity: Option<usize>,
     /// Weighted fairness: the level whose turn each ticket is. Empty for strict fairness.
     schedule: Box<[u8]>,
+    /// Where each consumer is in the schedule: a sequence per thread (by stripe), so consumers
+    /// walk it without sharing a counter, and per queue, so a thread popping from two queues
+    /// walks each schedule whole.
+    tickets: Counter,
     /// Set by `close`, after every level is closed.
     closed: AtomicBool,
     /// Consumers waiting for an item, or for the end.
@@ -346,12 +350,6 @@ impl<T> fmt::Debug for PriorityQueue<T> {
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
-}
-
-thread_local! {
-    /// This thread's position in weighted schedules: consumers walk the schedule without sharing a
-    /// counter.
-    static TICKET: Cell<usize> = const { Cell::new(0) };
 }
 
 impl<T> PriorityQueue<T> {
@@ -580,11 +578,7 @@ impl<T> PriorityQueue<T> {
     fn take(&self) -> Option<(T, usize)> {
         let inner = &*self.inner;
         if !inner.schedule.is_empty() {
-            let ticket = TICKET.with(|ticket| {
-                let t = ticket.get();
-                ticket.set(t.wrapping_add(1));
-                t
-            });
+            let ticket = inner.tickets.next_on_stripe() as usize;
             let preferred = usize::from(inner.schedule[ticket % inner.schedule.len()]);
             if let Some(item) = self.pop_level(preferred) {
                 return Some((item, preferred));
@@ -682,7 +676,8 @@ impl<T> PriorityQueue<T> {
     ///
     /// [`PopError::Timeout`] if nothing came in time, [`PopError::Closed`] once closed and drained.
     pub fn pop_timeout(&self, timeout: Duration) -> Result<(T, Priority), PopError> {
-        self.pop_until(Some(Instant::now() + timeout))
+        // A timeout too long to form a deadline waits as long as it takes.
+        self.pop_until(Instant::now().checked_add(timeout))
             .map(with_priority)
     }
 

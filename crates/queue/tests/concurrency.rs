@@ -300,6 +300,49 @@ fn pop_timeout_times_out_and_wakes_for_a_push() {
 }
 
 #[test]
+fn pop_timeout_takes_a_timeout_too_long_for_a_deadline() {
+    let queue: PriorityQueue<u32> = PriorityQueue::new();
+    queue.try_push(1, Priority::High).unwrap();
+    assert_eq!(
+        queue.pop_timeout(Duration::MAX).unwrap(),
+        (1, Priority::High)
+    );
+    let waiting = queue.clone();
+    let popped = thread::spawn(move || waiting.pop_timeout(Duration::MAX));
+    thread::sleep(Duration::from_millis(20));
+    queue.try_push(2, Priority::Low).unwrap();
+    assert_eq!(popped.join().unwrap().unwrap(), (2, Priority::Low));
+}
+
+#[test]
+fn a_thread_popping_two_weighted_queues_walks_each_schedule_whole() {
+    let filled = || {
+        let queue: PriorityQueue<u32> = PriorityQueue::builder()
+            .levels(2)
+            .fairness(Fairness::Weighted(vec![1, 1]))
+            .build()
+            .unwrap();
+        for item in 0..100 {
+            queue.try_push(item, Priority::Level(0)).unwrap();
+            queue.try_push(item, Priority::Level(1)).unwrap();
+        }
+        queue
+    };
+    let (first, second) = (filled(), filled());
+    let mut second_level = [0, 0];
+    for _ in 0..50 {
+        if first.try_pop().unwrap().1 == Priority::Level(1) {
+            second_level[0] += 1;
+        }
+        if second.try_pop().unwrap().1 == Priority::Level(1) {
+            second_level[1] += 1;
+        }
+    }
+    // Equal weights, both levels full: half of each queue's pops from each level.
+    assert_eq!(second_level, [25, 25]);
+}
+
+#[test]
 fn weighted_fairness_serves_levels_in_proportion() {
     let queue = PriorityQueue::builder()
         .fairness(Fairness::Weighted(vec![6, 3, 1]))
