@@ -63,11 +63,13 @@ pub(crate) enum Pushed {
 }
 
 impl Queue {
-    /// Bytes a ring of `capacity` slots of `slot_bytes` takes, or `None` past `u64`.
+    /// Bytes a lane of `capacity` slots of `slot_bytes` takes, its own head and tail included,
+    /// or `None` past `u64`.
     pub(crate) fn footprint(capacity: usize, slot_bytes: usize) -> Option<u64> {
         (slot_bytes as u64)
             .checked_add(std::mem::size_of::<Slot>() as u64)?
-            .checked_mul(capacity as u64)
+            .checked_mul(capacity as u64)?
+            .checked_add(std::mem::size_of::<Queue>() as u64)
     }
 
     pub(crate) fn new(capacity: usize, slot_bytes: usize, shared_pop: bool) -> Self {

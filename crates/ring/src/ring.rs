@@ -412,8 +412,12 @@ impl Consumer {
         // until it has waited `EARLY_WAKE` (a slow sink). Waking it sooner costs a system call
         // and, with a fast sink, makes producers and flusher take turns: waking every 64 records
         // measured 13% slower with two producers. So the drain reads the clock only while a
-        // producer waits, after 1, 2, 4, ... records, a handful of readings per batch.
-        let mut waiting_since: Option<Instant> = None;
+        // producer waits: once when it sees the wait, once a record later, then about when
+        // `EARLY_WAKE` will have passed at the pace records have gone since, but never more than
+        // twice as many records on. A fast sink gets a handful of readings per batch, a slow one
+        // about one per record (doubling alone let a producer wait through hundreds of 1 ms
+        // writes late in a batch).
+        let mut waiting_since: Option<(Instant, usize)> = None;
         let mut next_look = 1;
         while taken.count < max {
             let Some(queue) = shared.earliest_lane() else {
@@ -448,13 +452,23 @@ impl Consumer {
             }
             taken.count += 1;
             if taken.count >= next_look && shared.space_wanted.load(Ordering::Relaxed) {
-                next_look = taken.count * 2;
                 let now = Instant::now();
-                if now.duration_since(*waiting_since.get_or_insert(now)) >= EARLY_WAKE {
+                let (since, from) = *waiting_since.get_or_insert((now, taken.count));
+                let waited = now.duration_since(since);
+                if waited >= EARLY_WAKE {
                     shared.space_wanted.store(false, Ordering::Relaxed);
                     shared.space.notify(usize::MAX);
                     waiting_since = None;
                     next_look = taken.count + 1;
+                } else {
+                    let records = (taken.count - from) as u128;
+                    let ahead = match waited.as_nanos().checked_div(records) {
+                        Some(pace) => ((EARLY_WAKE - waited).as_nanos() / pace.max(1))
+                            .clamp(1, taken.count as u128)
+                            as usize,
+                        None => 1,
+                    };
+                    next_look = taken.count + ahead;
                 }
             }
         }

@@ -104,6 +104,13 @@ impl LineFormat {
         out.write_all(b"\n")
     }
 
+    /// The length of `record`'s line, in bytes.
+    fn line_len(record: &Record<'_>) -> usize {
+        // The date and time to the second and the dot, six digits, `Z`, the level padded to
+        // five and its spaces, `: ` and the newline.
+        20 + 6 + 8 + record.target.len() + 2 + record.message.len() + 1
+    }
+
     #[cold]
     fn format_second(&mut self, second: u64) {
         let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(second);
@@ -170,6 +177,14 @@ impl<W: Write> WriterSink<W> {
 
 impl<W: Write + Send + 'static> Sink for WriterSink<W> {
     fn write(&mut self, record: &Record<'_>) -> io::Result<()> {
+        // The line goes into the buffer whole: room is made for it first, so a writer that fails
+        // as the buffer drains fails before any of the line is buffered. Draining midway, as the
+        // pieces arrived, left the line's first pieces in the buffer on an error, to be glued to
+        // the next line. (A line longer than the buffer goes through in pieces.)
+        let spare = self.out.capacity() - self.out.buffer().len();
+        if LineFormat::line_len(record) > spare {
+            self.out.flush()?;
+        }
         self.format.write(&mut self.out, record)
     }
 
@@ -224,10 +239,12 @@ impl FileSink {
     }
 
     fn roll(&mut self, keep: usize) -> io::Result<()> {
+        // Whatever happens next, this file counts as new: a roll that fails (a rename refused,
+        // a reopen failing) must not make every later record roll again and fail with it.
+        self.written = 0;
         self.out.flush()?;
         if !self.path.exists() {
             // Moved away by someone else (or a reopen failed): start it again, shift nothing.
-            self.written = 0;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -235,16 +252,16 @@ impl FileSink {
             self.out = BufWriter::with_capacity(64 << 10, file);
             return Ok(());
         }
-        for n in (1..keep).rev() {
-            let from = self.rotated(n);
-            if from.exists() {
-                std::fs::rename(&from, self.rotated(n + 1))?;
-            }
+        // Shift the run of old files that exists, `.1` up: looking for each of `keep` names
+        // would take `keep` system calls, and `keep` may be huge.
+        let mut run = 0;
+        while run + 1 < keep && self.rotated(run + 1).exists() {
+            run += 1;
+        }
+        for n in (1..=run).rev() {
+            std::fs::rename(self.rotated(n), self.rotated(n + 1))?;
         }
         std::fs::rename(&self.path, self.rotated(1))?;
-        // Whatever happens next, this file counts as new: a failed reopen must not make every
-        // later record roll (and shift away) the files again.
-        self.written = 0;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -262,7 +279,12 @@ impl Sink for FileSink {
             && self.written > 0
             && self.written + self.line.len() as u64 > max_bytes
         {
-            self.roll(keep)?;
+            // A roll that fails still leaves a file to append to: the record goes there, and the
+            // error is reported.
+            let rolled = self.roll(keep);
+            self.out.write_all(&self.line)?;
+            self.written += self.line.len() as u64;
+            return rolled;
         }
         self.out.write_all(&self.line)?;
         self.written += self.line.len() as u64;

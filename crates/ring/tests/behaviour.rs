@@ -738,3 +738,139 @@ fn a_batch_whose_closure_panicked_is_not_handed_over_again() {
     assert_eq!(*seen.lock().unwrap(), ["second"]);
     assert_eq!(producer.stats().sink_errors, 1);
 }
+
+/// A fresh directory for one test's files.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stanchion-ring-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_rotation_that_fails_costs_no_record_and_is_not_retried_every_line() {
+    use stanchion_ring::Sink;
+
+    let dir = scratch("failed-roll");
+    let path = dir.join("app.log");
+    // `app.log.1` is a directory that is not empty: renaming the log onto it fails.
+    std::fs::create_dir_all(dir.join("app.log.1").join("in-the-way")).unwrap();
+    let mut sink = FileSink::open(&path).unwrap().rotate(100, 1);
+    let errors = (0..10)
+        .filter(|i| sink.write(&info(&format!("line {i}"))).is_err())
+        .count();
+    sink.flush().unwrap();
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written.lines().count(), 10, "{written}");
+    // 45-byte lines: the roll is due at the 3rd line, and, having failed, again 100 bytes later.
+    assert_eq!(errors, 4, "one failure per 100 bytes, not one per line");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rotation_keeping_any_number_of_files_shifts_only_those_there() {
+    use stanchion_ring::Sink;
+
+    let dir = scratch("keep-max");
+    let path = dir.join("app.log");
+    let (done, finished) = std::sync::mpsc::channel();
+    let writer_path = path.clone();
+    thread::spawn(move || {
+        let mut sink = FileSink::open(&writer_path).unwrap().rotate(10, usize::MAX);
+        for i in 0..4 {
+            sink.write(&info(&format!("line {i}"))).unwrap();
+        }
+        sink.flush().unwrap();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("three rotations with keep = usize::MAX finish");
+    let read = |n: usize| std::fs::read_to_string(dir.join(format!("app.log.{n}"))).unwrap();
+    assert!(read(3).contains("line 0") && read(1).contains("line 2"));
+    assert!(std::fs::read_to_string(&path).unwrap().contains("line 3"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_writer_error_does_not_tear_a_line() {
+    use stanchion_ring::Sink;
+
+    /// Fails its first write, then keeps what it is given.
+    struct FailsOnce(Arc<Mutex<(bool, Vec<u8>)>>);
+    impl io::Write for FailsOnce {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut state = self.0.lock().unwrap();
+            if !state.0 {
+                state.0 = true;
+                return Err(io::Error::other("the disk is full"));
+            }
+            state.1.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let out = Arc::new(Mutex::new((false, Vec::new())));
+    let mut sink = WriterSink::new(FailsOnce(Arc::clone(&out)));
+    let message = "m".repeat(100);
+    let errors = (0..1_000)
+        .filter(|_| sink.write(&info(&message)).is_err())
+        .count();
+    sink.flush().unwrap();
+    assert_eq!(errors, 1);
+    let text = String::from_utf8(out.lock().unwrap().1.clone()).unwrap();
+    for line in text.lines() {
+        assert!(
+            line.len() == 140 && line.ends_with(&format!("INFO test: {message}")),
+            "a torn line: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn a_blocked_producer_is_woken_within_about_a_millisecond_of_a_slow_sink() {
+    /// Takes a millisecond per record.
+    struct Slow;
+    impl stanchion_ring::Sink for Slow {
+        fn write(&mut self, _: &Record<'_>) -> io::Result<()> {
+            thread::sleep(Duration::from_millis(1));
+            Ok(())
+        }
+    }
+    let (producer, consumer) = LogRing::builder()
+        .capacity(256)
+        .overflow(Overflow::Block)
+        .build()
+        .unwrap();
+    let guard = Flusher::spawn(consumer, Slow, FlushPolicy::default()).unwrap();
+    let mut longest = Duration::ZERO;
+    for i in 0..1_000 {
+        let start = Instant::now();
+        producer.push(info("x")).unwrap();
+        if i >= 256 {
+            longest = longest.max(start.elapsed());
+        }
+    }
+    drop(guard);
+    // About 1 ms and a record or two; a wait of a whole drain's records (up to 256 ms here)
+    // is what this guards against.
+    assert!(
+        longest < Duration::from_millis(100),
+        "a push waited {longest:?}"
+    );
+}
+
+#[test]
+fn lanes_count_their_own_bookkeeping_against_the_limit() {
+    // A lane of one empty slot still has its head, tail and slot array: 2^28 of them would take
+    // over 100 GiB.
+    let error = LogRing::builder()
+        .capacity(1)
+        .slot_bytes(0)
+        .lanes(1 << 28)
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, ConfigError::TooLarge { .. }), "{error}");
+}
