@@ -323,25 +323,23 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             }
             // Heavier: out of the table while room is made, so that the eviction cannot take the
             // new value; it comes back at the tail of its FIFO, with the credit it had.
+            // (Its unrecorded reads go to the sketch as the old one is released.)
             let (old, _) = found.remove();
-            let (in_main, frequency, unrecorded_reads) =
-                (old.in_main, old.frequency, old.unrecorded_reads);
-            let (old_key, old_value) = self.release(old, RemovalCause::Replaced);
-            removed.push(old_key, old_value, RemovalCause::Replaced);
             let entry = Entry {
                 key,
                 value,
-                hash,
                 id: self.next_id,
                 deadline,
                 touched,
                 weight,
-                frequency,
-                in_main,
-                unrecorded_reads,
+                unrecorded_reads: 0,
+                ..old
             };
             self.next_id += 1;
+            let (old_key, old_value) = self.release(old, RemovalCause::Replaced);
+            removed.push(old_key, old_value, RemovalCause::Replaced);
             self.evict_until_fits(u64::from(weight), now, removed);
+            let in_main = entry.in_main;
             self.place(entry, in_main);
             return;
         }
