@@ -424,18 +424,37 @@ impl<T> PriorityQueue<T> {
         result
     }
 
-    /// Pushes items from the front of `items` at `priority` while there is room; returns how many
-    /// were pushed. What could not be pushed stays in `items`, in order. A bounded level takes
-    /// each run of free places with one compare-and-swap.
-    pub fn try_push_batch(&self, items: &mut Vec<T>, priority: Priority) -> usize {
+    /// Pushes items from the front of `items` at `priority` while there is room, and returns how
+    /// many were pushed: fewer than were given when the level filled up. What could not be pushed
+    /// stays in `items`, in order. A bounded level takes each run of free places with one
+    /// compare-and-swap.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Closed`] if the queue is closed before every item is in (the items pushed
+    /// before the close are in the queue), or [`PushError::NoSuchLevel`]; what was not pushed
+    /// stays in `items`, in order. A caller retrying while items are left stops on these, where
+    /// a count of zero could mean either a full level or a queue that will never take them.
+    pub fn try_push_batch(
+        &self,
+        items: &mut Vec<T>,
+        priority: Priority,
+    ) -> Result<usize, PushError<()>> {
         let Some(level) = self.level(priority) else {
-            return 0;
+            return Err(PushError::NoSuchLevel {
+                item: (),
+                level: priority.level(),
+            });
         };
         let pushed = self.push_from(level, items);
-        if !items.is_empty() {
-            level.rejected.add(items.len() as u64);
+        if items.is_empty() {
+            return Ok(pushed);
         }
-        pushed
+        level.rejected.add(items.len() as u64);
+        if level.fifo.is_closed() {
+            return Err(PushError::Closed(()));
+        }
+        Ok(pushed)
     }
 
     /// Pushes every item of `items` at `priority`, in order, waiting while the level is full, and

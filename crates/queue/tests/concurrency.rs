@@ -34,7 +34,7 @@ fn every_item_is_popped_exactly_once_in_producer_order_per_level() {
                                 assert!(batch.is_empty());
                             }
                             while !batch.is_empty() {
-                                if queue.try_push_batch(&mut batch, priority) == 0 {
+                                if queue.try_push_batch(&mut batch, priority).unwrap() == 0 {
                                     thread::yield_now();
                                 }
                             }
@@ -148,7 +148,7 @@ fn a_batch_push_waits_for_room_and_hands_back_what_close_refused() {
     let queue = PriorityQueue::builder().capacity(Some(2)).build().unwrap();
     queue.try_push(0, Priority::Normal).unwrap();
     let mut refused = vec![7, 8, 9];
-    assert_eq!(queue.try_push_batch(&mut refused, Priority::Normal), 1);
+    assert_eq!(queue.try_push_batch(&mut refused, Priority::Normal), Ok(1));
     assert_eq!(
         refused,
         [8, 9],
@@ -200,6 +200,20 @@ fn a_batch_push_waits_for_room_and_hands_back_what_close_refused() {
         queue.push_batch(&mut vec![1], Priority::Level(9)),
         Err(PushError::NoSuchLevel { level: 9, .. })
     ));
+
+    // The non-waiting batch push says why it stopped: a retry loop must not spin on a closed
+    // queue or a missing level as it would on a full one.
+    let mut late = vec![8, 9];
+    assert_eq!(
+        queue.try_push_batch(&mut late, Priority::Low),
+        Err(PushError::Closed(()))
+    );
+    assert_eq!(late, [8, 9], "a closed queue hands the batch back");
+    assert_eq!(
+        queue.try_push_batch(&mut late, Priority::Level(9)),
+        Err(PushError::NoSuchLevel { item: (), level: 9 })
+    );
+    assert_eq!(late, [8, 9], "a missing level hands the batch back");
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn a_batch_push_hands_over_each_place() {
             let queue = queue.clone();
             thread::spawn(move || {
                 let mut items = vec![1, 2];
-                assert_eq!(queue.try_push_batch(&mut items, Priority::High), 2);
+                assert_eq!(queue.try_push_batch(&mut items, Priority::High), Ok(2));
             })
         };
         let mut taken = Vec::new();
@@ -183,7 +183,7 @@ fn a_batch_push_and_a_push_share_the_room() {
             thread::spawn(move || queue.try_push(9, Priority::High).is_ok())
         };
         let mut items = vec![1, 2];
-        let pushed = queue.try_push_batch(&mut items, Priority::High);
+        let pushed = queue.try_push_batch(&mut items, Priority::High).unwrap();
         let single_pushed = single.join().unwrap();
         assert_eq!(pushed + usize::from(single_pushed), 2, "the level fills");
         assert_eq!(items, [1, 2][pushed..]);

@@ -19,7 +19,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(
         prop_oneof![
             4 => (0u8..4).prop_map(Op::Push),
-            1 => (0u8..3, 0usize..6).prop_map(|(l, n)| Op::PushBatch(l, n)),
+            1 => (0u8..4, 0usize..6).prop_map(|(l, n)| Op::PushBatch(l, n)),
             3 => Just(Op::Pop),
             1 => (0usize..6).prop_map(Op::PopBatch),
             1 => Just(Op::Close),
@@ -62,9 +62,20 @@ proptest! {
                 }
                 Op::PushBatch(level, n) => {
                     let mut items: Vec<u64> = (next..next + n as u64).collect();
-                    let pushed = queue.try_push_batch(&mut items, Priority::Level(level));
-                    let expected = if closed { 0 } else { n.min(room(&model, level)) };
-                    prop_assert_eq!(pushed, expected);
+                    let result = queue.try_push_batch(&mut items, Priority::Level(level));
+                    // An empty batch has nothing refused; otherwise a closed queue and a missing
+                    // level are errors, never a count of zero.
+                    let expected = if level >= 3 {
+                        Err(PushError::NoSuchLevel { item: (), level })
+                    } else if n == 0 {
+                        Ok(0)
+                    } else if closed {
+                        Err(PushError::Closed(()))
+                    } else {
+                        Ok(n.min(room(&model, level)))
+                    };
+                    prop_assert_eq!(&result, &expected);
+                    let pushed = result.unwrap_or(0);
                     let left: Vec<u64> = (next + pushed as u64..next + n as u64).collect();
                     prop_assert_eq!(items, left, "what was not pushed is handed back, in order");
                     for item in next..next + pushed as u64 {
