@@ -146,7 +146,13 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
             }
             return;
         }
-        if taken > 0 || shutdown_at.is_some() {
+        if taken > 0 {
+            continue;
+        }
+        if shutdown_at.is_some() {
+            // Nothing ready, yet a push counted in the targets is still writing its slot: let
+            // that producer run (it may be waiting for this core) rather than spin against it.
+            std::thread::yield_now();
             continue;
         }
         // The ring is empty: flush what the sink buffered, then sleep.
