@@ -92,9 +92,11 @@ where
         self
     }
 
-    /// Weighs an entry when it is inserted. An entry heavier than one shard's share of the
-    /// maximum weight is refused: [`Cache::try_insert`] hands it back, [`Cache::insert`] reports
-    /// it to the listener and the statistics as [`RemovalCause::Rejected`]. Zero weighs as one.
+    /// Weighs an entry when it is inserted. An entry may weigh up to the maximum weight, whatever
+    /// the shards (one heavier than its shard's share borrows capacity from the others, which
+    /// evict to make room). A heavier entry is refused: [`Cache::try_insert`] hands it back,
+    /// [`Cache::insert`] reports it to the listener and the statistics as
+    /// [`RemovalCause::Rejected`]. Zero weighs as one.
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Arc::new(weigher));
         self
@@ -131,8 +133,7 @@ where
     /// How many independently locked shards to use: a power of two, at most the capacity.
     /// By default four per core, fewer for small caches so each shard keeps at least 2,048 entries
     /// (a shard's policy sees only its own keys, and very small shards lose hit ratio), or 2,048
-    /// units of weight with [`max_weight`](Self::max_weight). An entry may weigh at most its
-    /// shard's share, `max_weight / shards`.
+    /// units of weight with [`max_weight`](Self::max_weight).
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
         self

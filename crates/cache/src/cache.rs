@@ -10,7 +10,7 @@ use crate::error::InsertError;
 use crate::flight::Flights;
 use crate::shard::{Incoming, NEVER, Now, Removed, Shard, ShardConfig};
 use crate::stats::{CacheStats, RemovalCause};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{Arc, AtomicU64, Mutex, MutexGuard, Ordering, lock};
 
 /// Whose value an insert stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,15 @@ pub(crate) struct Inner<K, V> {
     /// `shards - 1`: the shard is the hash's bits from `SHARD_BITS` up, masked.
     shard_mask: usize,
     hasher: foldhash::fast::RandomState,
-    /// The heaviest entry a shard can hold.
-    entry_limit: u64,
+    /// The cache's capacity: the most all shards hold together, and the heaviest entry.
+    capacity: u64,
+    /// Capacity no shard holds: given back by a shard once the heavy entry it was lent capacity
+    /// for has left, until the shards that lent it take it back. The shards' capacities and the
+    /// pool add up to `capacity`.
+    pool: AtomicU64,
+    /// Held while capacity is gathered for an entry heavier than its shard's capacity, so that
+    /// two such inserts do not take capacity back from each other.
+    lending: Mutex<()>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
     /// Time for expiry, in nanoseconds since the cache was built: for `SystemClock` a read of the
@@ -91,7 +98,7 @@ impl<K, V> fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
             .field("shards", &self.inner.shards.len())
-            .field("entry_limit", &self.inner.entry_limit)
+            .field("capacity", &self.inner.capacity)
             .finish_non_exhaustive()
     }
 }
@@ -156,7 +163,9 @@ where
                 shards: built.into_boxed_slice(),
                 shard_mask: config.shards - 1,
                 hasher: foldhash::fast::RandomState::default(),
-                entry_limit: shard_capacity,
+                capacity: config.capacity,
+                pool: AtomicU64::new(0),
+                lending: Mutex::new(()),
                 weigher: config.weigher,
                 listener: config.listener,
                 time: Stopwatch::start(config.clock),
@@ -263,8 +272,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`InsertError::TooHeavy`] when the weigher gives the entry more than
-    /// `max_weight / shards`; it is counted in [`CacheStats::rejections`].
+    /// [`InsertError::TooHeavy`] when the weigher gives the entry more than `max_weight`; it is
+    /// counted in [`CacheStats::rejections`].
     pub fn try_insert(&self, key: K, value: V) -> Result<(), InsertError<K, V>> {
         let mut removed = self.removed();
         let result = self.insert_inner(
@@ -318,7 +327,7 @@ where
         };
         let hash = self.hash(&key);
         let mut now = self.now();
-        if u64::from(weight) > self.inner.entry_limit {
+        if u64::from(weight) > self.inner.capacity {
             let mut shard = lock(self.shard(hash));
             shard.stats.count_removal(RemovalCause::Rejected);
             if writer == Writer::Caller {
@@ -335,14 +344,23 @@ where
                 key,
                 value,
                 weight,
-                limit: self.inner.entry_limit,
+                limit: self.inner.capacity,
             });
         }
         let deadline = match ttl {
             Some(ttl) => now.nanos().saturating_add(ttl),
             None => NEVER,
         };
-        let mut shard = lock(self.shard(hash));
+        let index = self.shard_index(hash);
+        let mut shard = lock(&self.inner.shards[index]);
+        let _lending = if self.has_room_for(&mut shard, weight) {
+            None
+        } else {
+            drop(shard);
+            let lending = lock(&self.inner.lending);
+            shard = self.borrow_for(index, weight, &mut now, removed);
+            Some(lending)
+        };
         if let Writer::Load { epoch } = writer {
             // Under the shard's lock: an invalidation moves the epoch before it takes the lock,
             // so it is either seen here or removes what this stores; and a live entry here was
@@ -350,6 +368,7 @@ where
             if self.inner.epoch.load(Ordering::Acquire) != epoch
                 || shard.contains(hash, &key, &mut now)
             {
+                self.return_surplus(&mut shard);
                 return Ok(());
             }
         }
@@ -361,7 +380,77 @@ where
             deadline,
         };
         shard.insert(incoming, &mut now, removed);
+        self.return_surplus(&mut shard);
         Ok(())
+    }
+
+    /// Whether an entry of `weight` fits within `shard`'s capacity. A shard that has lent
+    /// capacity takes back what the pool has of it first, if it would otherwise evict.
+    fn has_room_for(&self, shard: &mut Shard<K, V>, weight: u32) -> bool {
+        if shard.deficit() > 0 && !shard.fits(weight) {
+            shard.grow(self.take_from_pool(shard.deficit()));
+        }
+        u64::from(weight) <= shard.capacity()
+    }
+
+    /// Raises shard `index`'s capacity to `weight`, an entry heavier than it, and returns the
+    /// shard locked. The capacity comes from the pool, then from the other shards, which evict
+    /// what no longer fits: an even part from each first, so that no one shard is emptied for
+    /// it, then what is still missing, shard by shard. As a cache with one policy over all its
+    /// entries would, the heavy entry makes room in the whole cache, not in its shard alone.
+    /// Called holding `lending`.
+    fn borrow_for(
+        &self,
+        index: usize,
+        weight: u32,
+        now: &mut LazyNow<'_>,
+        removed: &mut Removed<K, V>,
+    ) -> MutexGuard<'_, Shard<K, V>> {
+        let weight = u64::from(weight);
+        let shards = &self.inner.shards;
+        let mut gathered = 0;
+        loop {
+            let mut shard = lock(&shards[index]);
+            if shard.capacity() + gathered >= weight {
+                shard.grow(gathered);
+                return shard;
+            }
+            let wanted = weight - shard.capacity() - gathered;
+            // Not held while the others lend: each is locked alone. Meanwhile this shard may
+            // give surplus back to the pool, so the next round looks again.
+            drop(shard);
+            let mut got = self.take_from_pool(wanted);
+            let even = (wanted - got).div_ceil((shards.len() as u64 - 1).max(1));
+            for part in [even, wanted] {
+                for (other, shard) in shards.iter().enumerate() {
+                    if other != index && got < wanted {
+                        got += lock(shard).lend(part.min(wanted - got), now, removed);
+                    }
+                }
+            }
+            gathered += got;
+        }
+    }
+
+    /// Takes up to `wanted` from the pool; how much it took.
+    fn take_from_pool(&self, wanted: u64) -> u64 {
+        let mut taken = 0;
+        let _ = self
+            .inner
+            .pool
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pool| {
+                taken = pool.min(wanted);
+                (taken > 0).then(|| pool - taken)
+            });
+        taken
+    }
+
+    /// Puts the capacity `shard` was lent and no longer needs into the pool.
+    fn return_surplus(&self, shard: &mut Shard<K, V>) {
+        let surplus = shard.surplus();
+        if surplus > 0 {
+            self.inner.pool.fetch_add(surplus, Ordering::AcqRel);
+        }
     }
 
     /// Removes `key`, returning its value if it was present and live. The listener is told
@@ -383,6 +472,7 @@ where
                 RemovalCause::Expired
             };
             let (key, value) = shard.remove(hash, key, cause)?;
+            self.return_surplus(&mut shard);
             (key, value, live)
         };
         let Some(listener) = &self.inner.listener else {
@@ -415,7 +505,10 @@ where
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
         for shard in self.inner.shards.iter() {
             let mut removed = self.removed();
-            lock(shard).remove_if(&mut predicate, &mut self.now(), &mut removed);
+            let mut shard = lock(shard);
+            shard.remove_if(&mut predicate, &mut self.now(), &mut removed);
+            self.return_surplus(&mut shard);
+            drop(shard);
             self.notify(removed);
         }
     }
@@ -478,5 +571,84 @@ where
     /// ```
     pub fn invalidate_prefix(&self, prefix: &str) {
         self.invalidate_if(|key, _| key.as_ref().starts_with(prefix));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u32),
+        Remove(u8),
+        InvalidateOdd,
+    }
+
+    const MAX_WEIGHT: u32 = 64;
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (any::<u8>(), 1..=MAX_WEIGHT / 8).prop_map(|(key, weight)| Op::Insert(key, weight)),
+            2 => (any::<u8>(), 1..=MAX_WEIGHT).prop_map(|(key, weight)| Op::Insert(key, weight)),
+            2 => any::<u8>().prop_map(Op::Remove),
+            1 => Just(Op::InvalidateOdd),
+        ]
+    }
+
+    /// The shards' capacities and the pool: together always the cache's capacity.
+    fn lent_out(cache: &Cache<u8, u32>) -> (Vec<u64>, u64) {
+        let capacities = cache
+            .inner
+            .shards
+            .iter()
+            .map(|shard| {
+                let shard = lock(shard);
+                assert!(shard.weight() <= shard.capacity());
+                shard.capacity()
+            })
+            .collect();
+        (capacities, cache.inner.pool.load(Ordering::Acquire))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Entries up to the whole capacity are stored whatever their shard's share, no shard
+        /// holds more than its capacity, and capacity is only ever moved, never made.
+        #[test]
+        fn capacity_moves_between_shards_and_is_never_made(
+            ops in prop::collection::vec(op(), 1..200),
+        ) {
+            let cache: Cache<u8, u32> = Cache::builder()
+                .max_weight(u64::from(MAX_WEIGHT))
+                .weigher(|_, weight: &u32| *weight)
+                .shards(4)
+                .build()
+                .unwrap();
+            for op in ops {
+                match op {
+                    Op::Insert(key, weight) => {
+                        prop_assert!(cache.try_insert(key, weight).is_ok());
+                        prop_assert_eq!(cache.get(&key), Some(weight));
+                    }
+                    Op::Remove(key) => {
+                        cache.remove(&key);
+                    }
+                    Op::InvalidateOdd => cache.invalidate_if(|key, _| key % 2 == 1),
+                }
+                let (capacities, pool) = lent_out(&cache);
+                prop_assert_eq!(capacities.iter().sum::<u64>() + pool, u64::from(MAX_WEIGHT));
+                prop_assert!(cache.weight() <= u64::from(MAX_WEIGHT));
+            }
+            // Light entries in every shard: the shards that lent take their capacity back.
+            cache.clear();
+            for key in 0..=u8::MAX {
+                cache.insert(key, 1);
+            }
+            prop_assert_eq!(lent_out(&cache), (vec![16; 4], 0));
+        }
     }
 }

@@ -27,7 +27,7 @@ impl ConfigError {
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InsertError<K, V> {
-    /// The weigher gave the entry more weight than one shard of the cache can hold.
+    /// The weigher gave the entry more weight than the whole cache can hold.
     #[error("entry weighs {weight}, more than the {limit} one entry may weigh")]
     TooHeavy {
         /// The key.
@@ -36,7 +36,7 @@ pub enum InsertError<K, V> {
         value: V,
         /// What the weigher said.
         weight: u32,
-        /// The heaviest entry this cache accepts (`max_weight` divided among the shards).
+        /// The heaviest entry this cache accepts: its `max_weight`.
         limit: u64,
     },
 }

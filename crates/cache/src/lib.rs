@@ -17,7 +17,8 @@
 //! ```
 //!
 //! - **Bounded** by entries or by weight; it never holds more. Keys are spread over shards, each
-//!   with its own lock and its own share of the capacity.
+//!   with its own lock and its own share of the capacity; an entry may weigh up to the whole
+//!   `max_weight`, borrowing capacity from the other shards.
 //! - **Policy**: S3-FIFO (a small probation FIFO, a main CLOCK, a ghost of recently evicted
 //!   keys) with a TinyLFU frequency sketch deciding whether a returning key may displace a main
 //!   entry. Reads only bump counters in their own entry (the sketch hears of them later), so they

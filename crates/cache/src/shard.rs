@@ -139,6 +139,11 @@ impl Position {
     }
 }
 
+/// The small FIFO's part of `capacity`, at least 1.
+fn small_capacity(capacity: u64) -> u64 {
+    ((u128::from(capacity) * u128::from(SMALL_SHARE_PERCENT) / 100) as u64).max(1)
+}
+
 /// How a shard is sized and timed; the same for every shard of a cache.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ShardConfig {
@@ -160,6 +165,10 @@ pub(crate) struct Shard<K, V> {
     main: VecDeque<Position>,
     small_weight: u64,
     main_weight: u64,
+    /// Its part of the cache's capacity, as built.
+    share: u64,
+    /// What it may hold now: its share, less what it has lent to a shard that had an entry
+    /// heavier than its own share to place, or more while it holds such an entry itself.
     capacity: u64,
     small_capacity: u64,
     time_to_idle: Option<u64>,
@@ -177,10 +186,9 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             main: VecDeque::new(),
             small_weight: 0,
             main_weight: 0,
+            share: config.capacity,
             capacity: config.capacity,
-            small_capacity: ((u128::from(config.capacity) * u128::from(SMALL_SHARE_PERCENT) / 100)
-                as u64)
-                .max(1),
+            small_capacity: small_capacity(config.capacity),
             time_to_idle: config.time_to_idle,
             ghost: Ghost::default(),
             sketch: if config.weighted {
@@ -200,6 +208,56 @@ impl<K: Eq, V: Clone> Shard<K, V> {
     /// The summed weight of the resident entries.
     pub(crate) fn weight(&self) -> u64 {
         self.small_weight + self.main_weight
+    }
+
+    /// The weight it may hold now (see [`Shard::lend`]).
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// How far its capacity is below its share: what it has lent and not yet taken back.
+    pub(crate) fn deficit(&self) -> u64 {
+        self.share.saturating_sub(self.capacity)
+    }
+
+    /// Whether `weight` more fits without evicting.
+    pub(crate) fn fits(&self, weight: u32) -> bool {
+        self.weight() + u64::from(weight) <= self.capacity
+    }
+
+    fn set_capacity(&mut self, capacity: u64) {
+        self.capacity = capacity;
+        self.small_capacity = small_capacity(capacity);
+    }
+
+    /// Gives up to `want` of its capacity to another shard, evicting what no longer fits (as
+    /// [`RemovalCause::Size`], or `Expired`); returns how much it gave.
+    pub(crate) fn lend(
+        &mut self,
+        want: u64,
+        now: &mut impl Now,
+        removed: &mut Removed<K, V>,
+    ) -> u64 {
+        let given = want.min(self.capacity);
+        self.set_capacity(self.capacity - given);
+        self.evict_until_fits(0, now, removed);
+        given
+    }
+
+    /// Takes `capacity` more: lent by other shards, or taken back from the cache's pool.
+    pub(crate) fn grow(&mut self, capacity: u64) {
+        self.set_capacity(self.capacity + capacity);
+    }
+
+    /// Gives back the capacity above its share once its entries fit in the share again (the
+    /// heavy entry it was lent for has left), for the cache to return to the shards that lent.
+    pub(crate) fn surplus(&mut self) -> u64 {
+        if self.capacity <= self.share || self.weight() > self.share {
+            return 0;
+        }
+        let surplus = self.capacity - self.share;
+        self.set_capacity(self.share);
+        surplus
     }
 
     fn find<Q>(&self, hash: u64, key: &Q) -> Option<&Entry<K, V>>

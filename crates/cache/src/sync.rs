@@ -16,4 +16,4 @@ pub(crate) use std::sync::{
 // Locking ignores poison: the cache's state is consistent between statements, and no user code
 // (weigher, listener, loader) runs while one of its locks is held, except the key's `Eq`/`Hash`
 // and the predicate of `invalidate_if`, which runs before the shard changes.
-pub(crate) use stanchion_core::sync::{Mutex, lock};
+pub(crate) use stanchion_core::sync::{Mutex, MutexGuard, lock};

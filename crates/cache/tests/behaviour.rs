@@ -177,20 +177,20 @@ fn weight_bounds_the_cache_and_heavy_entries_come_back() {
             .weigher(|_: &String, value: &u32| *value)
             .shards(2),
     );
-    let refused = cache.try_insert("heavy".into(), 51).unwrap_err();
+    let refused = cache.try_insert("heavy".into(), 101).unwrap_err();
     assert!(matches!(
         refused,
         InsertError::TooHeavy {
-            weight: 51,
-            limit: 50,
+            weight: 101,
+            limit: 100,
             ..
         }
     ));
-    assert_eq!(refused.into_inner(), ("heavy".to_string(), 51));
-    cache.insert("also heavy".into(), 60);
+    assert_eq!(refused.into_inner(), ("heavy".to_string(), 101));
+    cache.insert("also heavy".into(), 160);
     assert_eq!(
         causes(&log),
-        [("also heavy".into(), 60, RemovalCause::Rejected)]
+        [("also heavy".into(), 160, RemovalCause::Rejected)]
     );
     for index in 0..40 {
         cache.insert(format!("k{index}"), 10);
@@ -201,6 +201,76 @@ fn weight_bounds_the_cache_and_heavy_entries_come_back() {
         );
     }
     assert_eq!(cache.stats().rejections, 2);
+}
+
+/// The limit on one entry is the cache's, not a shard's: with eight shards of 125 each, entries
+/// of 126 to 1,000 fit, evicting across the shards, and the total stays within `max_weight`.
+/// Once the heavy entries leave, the shards that lent get their capacity back and the cache
+/// fills to `max_weight` again.
+#[test]
+fn an_entry_may_weigh_up_to_the_whole_cache_whatever_the_shards() {
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_weight(1_000)
+        .weigher(|_, value: &u32| *value)
+        .shards(8)
+        .build()
+        .unwrap();
+    let fill = |cache: &Cache<u32, u32>, from: u32| {
+        for key in from..from + 2_000 {
+            cache.insert(key, 1);
+        }
+    };
+    fill(&cache, 0);
+    assert_eq!(cache.weight(), 1_000, "every shard full");
+    for (key, weight) in [(10_000, 126), (10_001, 600), (10_002, 1_000)] {
+        assert!(cache.try_insert(key, weight).is_ok(), "{weight} refused");
+        assert_eq!(cache.get(&key), Some(weight), "{weight} not stored");
+        assert!(cache.weight() <= 1_000, "weight {}", cache.weight());
+    }
+    assert_eq!(cache.len(), 1, "the whole cache made room for the last");
+    cache.remove(&10_002);
+    fill(&cache, 20_000);
+    assert_eq!(
+        cache.weight(),
+        1_000,
+        "the capacity lent came back to the shards that lent it"
+    );
+    assert_eq!(cache.stats().rejections, 0);
+}
+
+/// Threads inserting light and heavy entries at once, each heavy one gathering capacity from
+/// every shard while the others insert: nothing up to `max_weight` is refused, nothing
+/// deadlocks, and the total ends within `max_weight`. (`weight()` reads the shards one by one,
+/// so while capacity moves between them only its final reading is a bound.)
+#[test]
+fn heavy_and_light_inserts_race_within_the_weight() {
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_weight(1_000)
+        .weigher(|_, value: &u32| *value)
+        .shards(8)
+        .build()
+        .unwrap();
+    std::thread::scope(|s| {
+        for thread in 0..4u32 {
+            let cache = &cache;
+            s.spawn(move || {
+                for i in 0..2_000u32 {
+                    let key = thread * 100_000 + i;
+                    let weight = if i % 50 == 0 {
+                        200 + 200 * thread
+                    } else {
+                        1 + i % 7
+                    };
+                    assert!(cache.try_insert(key, weight).is_ok(), "{weight} refused");
+                    if i % 10 == 5 {
+                        cache.remove(&(key - 5));
+                    }
+                }
+            });
+        }
+    });
+    assert!(cache.weight() <= 1_000, "weight {}", cache.weight());
+    assert_eq!(cache.stats().rejections, 0);
 }
 
 #[test]
