@@ -351,27 +351,6 @@ where
             Some(ttl) => now.nanos().saturating_add(ttl),
             None => NEVER,
         };
-        let index = self.shard_index(hash);
-        let mut shard = lock(&self.inner.shards[index]);
-        let _lending = if self.has_room_for(&mut shard, weight) {
-            None
-        } else {
-            drop(shard);
-            let lending = lock(&self.inner.lending);
-            shard = self.borrow_for(index, weight, &mut now, removed);
-            Some(lending)
-        };
-        if let Writer::Load { epoch } = writer {
-            // Under the shard's lock: an invalidation moves the epoch before it takes the lock,
-            // so it is either seen here or removes what this stores; and a live entry here was
-            // written while the load ran, so it is newer than the loaded value.
-            if self.inner.epoch.load(Ordering::Acquire) != epoch
-                || shard.contains(hash, &key, &mut now)
-            {
-                self.return_surplus(&mut shard);
-                return Ok(());
-            }
-        }
         let incoming = Incoming {
             hash,
             key,
@@ -379,9 +358,56 @@ where
             weight,
             deadline,
         };
-        shard.insert(incoming, &mut now, removed);
-        self.return_surplus(&mut shard);
+        let index = self.shard_index(hash);
+        let mut shard = lock(&self.inner.shards[index]);
+        if self.has_room_for(&mut shard, weight) {
+            self.store(&mut shard, incoming, writer, &mut now, removed);
+        } else {
+            drop(shard);
+            self.store_borrowing(index, incoming, writer, &mut now, removed);
+        }
         Ok(())
+    }
+
+    /// Stores `incoming` in `shard`, which has the capacity for it.
+    fn store(
+        &self,
+        shard: &mut Shard<K, V>,
+        incoming: Incoming<K, V>,
+        writer: Writer,
+        now: &mut LazyNow<'_>,
+        removed: &mut Removed<K, V>,
+    ) {
+        if let Writer::Load { epoch } = writer {
+            // Under the shard's lock: an invalidation moves the epoch before it takes the lock,
+            // so it is either seen here or removes what this stores; and a live entry here was
+            // written while the load ran, so it is newer than the loaded value.
+            if self.inner.epoch.load(Ordering::Acquire) != epoch
+                || shard.contains(incoming.hash, &incoming.key, now)
+            {
+                self.return_surplus(shard);
+                return;
+            }
+        }
+        shard.insert(incoming, now, removed);
+        self.return_surplus(shard);
+    }
+
+    /// Stores `incoming`, heavier than shard `index`'s capacity, once capacity is borrowed for
+    /// it. Out of line: the common insert neither borrows nor carries the code that does.
+    #[cold]
+    #[inline(never)]
+    fn store_borrowing(
+        &self,
+        index: usize,
+        incoming: Incoming<K, V>,
+        writer: Writer,
+        now: &mut LazyNow<'_>,
+        removed: &mut Removed<K, V>,
+    ) {
+        let _lending = lock(&self.inner.lending);
+        let mut shard = self.borrow_for(index, incoming.weight, now, removed);
+        self.store(&mut shard, incoming, writer, now, removed);
     }
 
     /// Whether an entry of `weight` fits within `shard`'s capacity. A shard that has lent
