@@ -203,18 +203,23 @@ fn weight_bounds_the_cache_and_heavy_entries_come_back() {
     assert_eq!(cache.stats().rejections, 2);
 }
 
+/// A cache of weight 1,000 in eight shards of 125, each entry weighing its value.
+fn weighed_by_value_in_eight_shards() -> Cache<u32, u32> {
+    Cache::builder()
+        .max_weight(1_000)
+        .weigher(|_, value: &u32| *value)
+        .shards(8)
+        .build()
+        .unwrap()
+}
+
 /// The limit on one entry is the cache's, not a shard's: with eight shards of 125 each, entries
 /// of 126 to 1,000 fit, evicting across the shards, and the total stays within `max_weight`.
 /// Once the heavy entries leave, the shards that lent get their capacity back and the cache
 /// fills to `max_weight` again.
 #[test]
 fn an_entry_may_weigh_up_to_the_whole_cache_whatever_the_shards() {
-    let cache: Cache<u32, u32> = Cache::builder()
-        .max_weight(1_000)
-        .weigher(|_, value: &u32| *value)
-        .shards(8)
-        .build()
-        .unwrap();
+    let cache = weighed_by_value_in_eight_shards();
     let fill = |cache: &Cache<u32, u32>, from: u32| {
         for key in from..from + 2_000 {
             cache.insert(key, 1);
@@ -244,12 +249,7 @@ fn an_entry_may_weigh_up_to_the_whole_cache_whatever_the_shards() {
 /// so while capacity moves between them only its final reading is a bound.)
 #[test]
 fn heavy_and_light_inserts_race_within_the_weight() {
-    let cache: Cache<u32, u32> = Cache::builder()
-        .max_weight(1_000)
-        .weigher(|_, value: &u32| *value)
-        .shards(8)
-        .build()
-        .unwrap();
+    let cache = weighed_by_value_in_eight_shards();
     std::thread::scope(|s| {
         for thread in 0..4u32 {
             let cache = &cache;
