@@ -560,6 +560,11 @@ where
     }
 
     /// The summed weight of the entries held (their number, without a weigher).
+    ///
+    /// Read shard by shard, not as one snapshot: while an entry heavier than its shard's share is
+    /// borrowing capacity from the others, a reading taken concurrently may count a shard before
+    /// it lent and the borrower after, and so exceed `max_weight`. No shard ever holds more than
+    /// its capacity, and the capacities add up to `max_weight`.
     pub fn weight(&self) -> u64 {
         self.inner
             .shards
