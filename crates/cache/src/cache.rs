@@ -460,15 +460,12 @@ where
 
     /// Takes up to `wanted` from the pool; how much it took.
     fn take_from_pool(&self, wanted: u64) -> u64 {
-        let mut taken = 0;
-        let _ = self
-            .inner
+        self.inner
             .pool
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |pool| {
-                taken = pool.min(wanted);
-                (taken > 0).then(|| pool - taken)
-            });
-        taken
+                (pool > 0 && wanted > 0).then(|| pool - pool.min(wanted))
+            })
+            .map_or(0, |pool| pool.min(wanted))
     }
 
     /// Puts the capacity `shard` was lent and no longer needs into the pool.
