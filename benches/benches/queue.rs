@@ -2,7 +2,9 @@
 //! and async-priority-channel: items moved from producers to consumers per second.
 //!
 //! Each iteration moves 20,000 items with a 20/60/20 mix of High, Normal and Low (the peers without
-//! priorities carry the same items). Bounded queues hold 1,024. Consumers take one item at a time,
+//! priorities carry the same items). Bounded queues hold 1,024 (ours: at each level).
+//! `stanchion-unbounded` is ours with unbounded levels, to compare with crossbeam's unbounded
+//! channel and `SegQueue` as `stanchion` compares with the bounded channel. Consumers take one item at a time,
 //! or up to 64 at once (`pop_batch` for ours; a `try_recv` loop for peers, which have no batch pop).
 //! In the `pushbatch64` rows ours' producers also push 64 items at once, each block of a producer's
 //! items at one priority (by block, in the same mix), with `push_batch`; the peers, which have no
@@ -26,6 +28,8 @@ use stanchion_queue::{Priority, PriorityQueue};
 const ITEMS: usize = 20_000;
 const CAPACITY: usize = 1024;
 const BATCH: usize = 64;
+/// Ours with unbounded levels, the peer of crossbeam's unbounded channel and `SegQueue`.
+const OURS_UNBOUNDED: &str = "stanchion-unbounded";
 
 fn priority_of(i: usize) -> u8 {
     match i * 7 % 10 {
@@ -55,6 +59,7 @@ impl Item for [u64; 8] {
 #[derive(Clone, Copy)]
 enum Impl {
     Ours,
+    OursUnbounded,
     CrossbeamBounded,
     CrossbeamUnbounded,
     Flume,
@@ -63,8 +68,9 @@ enum Impl {
 }
 
 impl Impl {
-    const ALL: [Impl; 6] = [
+    const ALL: [Impl; 7] = [
         Impl::Ours,
+        Impl::OursUnbounded,
         Impl::CrossbeamBounded,
         Impl::CrossbeamUnbounded,
         Impl::Flume,
@@ -75,6 +81,7 @@ impl Impl {
     fn name(self) -> &'static str {
         match self {
             Impl::Ours => OURS,
+            Impl::OursUnbounded => OURS_UNBOUNDED,
             Impl::CrossbeamBounded => "crossbeam-channel-bounded",
             Impl::CrossbeamUnbounded => "crossbeam-channel",
             Impl::Flume => "flume",
@@ -102,9 +109,13 @@ fn run<T: Item>(which: Impl, producers: usize, consumers: usize, mode: Mode) -> 
     let batch = mode.pop_batch;
     let start = Instant::now();
     match which {
-        Impl::Ours => {
+        Impl::Ours | Impl::OursUnbounded => {
+            let capacity = match which {
+                Impl::Ours => Some(CAPACITY),
+                _ => None,
+            };
             let queue = PriorityQueue::<T>::builder()
-                .capacity(Some(CAPACITY))
+                .capacity(capacity)
                 .build()
                 .unwrap();
             thread::scope(|s| {
