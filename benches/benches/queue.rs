@@ -4,8 +4,9 @@
 //! Each iteration moves 20,000 items with a 20/60/20 mix of High, Normal and Low (the peers without
 //! priorities carry the same items). Bounded queues hold 1,024 (ours: at each level).
 //! `stanchion-unbounded` is ours with unbounded levels, to compare with crossbeam's unbounded
-//! channel and `SegQueue` as `stanchion` compares with the bounded channel. Consumers take one item at a time,
-//! or up to 64 at once (`pop_batch` for ours; a `try_recv` loop for peers, which have no batch pop).
+//! channel and `SegQueue` as `stanchion` compares with the bounded channel. Consumers take one
+//! item at a time, or up to 64 at once (`pop_batch` for ours; a `try_recv` loop for peers, which
+//! have no batch pop).
 //! In the `pushbatch64` rows ours' producers also push 64 items at once, each block of a producer's
 //! items at one priority (by block, in the same mix), with `push_batch`; the peers, which have no
 //! batch send, run as in the `batch64` rows.
