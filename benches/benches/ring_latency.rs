@@ -7,8 +7,11 @@
 //! `DropNewest` with a flusher writing to `io::sink()`, tracing-appender lossy with its worker
 //! writing to `io::sink()`; both hold 8,192 records, ours in a lane per producer (two lanes of
 //! 4,096 with two producers). Each producer thread has its own handle: a clone of our producer,
-//! or of tracing-appender's writer. Ours is handed the message and formats the line on the
-//! flusher; tracing-appender is handed the formatted line.
+//! or of tracing-appender's writer. tracing-appender is handed a line formatted beforehand, time
+//! included; ours is handed a record stamped beforehand and formats the line on the flusher, so
+//! neither push reads the clock. `stanchion-stamping` is ours stamping each record as it pushes
+//! it (`Record::new`), as a caller without a timestamp does: a time-stamp counter read, about
+//! 15 ns on the CI VM, that the peer's row leaves out.
 //!
 //! Prints the table and writes it to `target/bench/sections/ring-latency.md`, which
 //! `cargo xtask bench` adds to `docs/benchmarks.md`. `--test` (the smoke run) makes 2,000 calls
@@ -68,7 +71,28 @@ fn measure<P: FnMut() + Send>(
     all
 }
 
+/// Ours handed a record stamped beforehand, as tracing-appender is handed a line formatted
+/// beforehand.
 fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
+    let text = message(size);
+    let record = Record::new(Level::Info, "bench", &text);
+    ours_pushing(producers, calls, || record)
+}
+
+/// Ours stamping every record as it is pushed: `Record::new` reads the clock.
+fn ours_stamping(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
+    let text = message(size);
+    ours_pushing(producers, calls, || {
+        Record::new(Level::Info, "bench", &text)
+    })
+}
+
+/// Each producer pushes `calls` records made by `record` into ours, `DropNewest`, a lane each.
+fn ours_pushing<'a>(
+    producers: usize,
+    calls: usize,
+    record: impl Fn() -> Record<'a> + Sync,
+) -> Histogram<u64> {
     let (producer, consumer) = LogRing::builder()
         .capacity(CAPACITY / producers)
         .lanes(producers)
@@ -80,11 +104,10 @@ fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
         FlushPolicy::default(),
     )
     .unwrap();
-    let text = message(size);
     let histogram = measure(producers, calls, || {
-        let (producer, text) = (producer.clone(), &text);
+        let (producer, record) = (producer.clone(), &record);
         move || {
-            let _ = producer.push(Record::new(Level::Info, "bench", text));
+            let _ = producer.push(record());
         }
     });
     drop(guard);
@@ -123,7 +146,11 @@ fn main() {
     for producers in [1, 2] {
         for size in [64, 256] {
             type Run = fn(usize, usize, usize) -> Histogram<u64>;
-            let runs: [(&str, Run); 2] = [("stanchion", ours), ("tracing-appender", appender)];
+            let runs: [(&str, Run); 3] = [
+                ("stanchion", ours),
+                ("stanchion-stamping", ours_stamping),
+                ("tracing-appender", appender),
+            ];
             for (name, run) in runs {
                 let h = run(producers, size, calls);
                 let _ = writeln!(
