@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use stanchion_benches::OURS;
+use stanchion_benches::{OURS, log_line, log_message};
 use stanchion_ring::{
     FlushGuard, FlushPolicy, Flusher, Level, LogRing, Overflow, Producer, Record, WriterSink,
 };
@@ -32,18 +32,6 @@ const RECORDS: usize = 50_000;
 /// Ours in the raw rows when each push reads the clock, which no peer's producer does.
 const OURS_STAMPING: &str = "stanchion-stamping";
 const CAPACITY: usize = 8192;
-
-fn message(size: usize) -> Vec<u8> {
-    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-/// A formatted line of about `size` bytes, as a peer's writer receives it.
-fn line(size: usize) -> Vec<u8> {
-    let mut line = b"2026-11-23T10:15:02.123456Z  INFO bench: ".to_vec();
-    line.extend(message(size));
-    line.push(b'\n');
-    line
-}
 
 /// Our ring, lossless, in `lanes` lanes of 8,192 records together, with its flusher writing
 /// lines to `io::sink()`.
@@ -65,14 +53,14 @@ fn ours_lossless(lanes: usize) -> (Producer, FlushGuard) {
 
 /// Ours handed a record stamped beforehand, as the peers are handed a line formatted beforehand.
 fn ours_raw(producers: usize, size: usize) -> Duration {
-    let text = message(size);
+    let text = log_message(size);
     let record = Record::new(Level::Info, "bench", &text);
     ours_raw_pushing(producers, || record)
 }
 
 /// Ours stamping every record as it is pushed: `Record::new` reads the clock.
 fn ours_raw_stamping(producers: usize, size: usize) -> Duration {
-    let text = message(size);
+    let text = log_message(size);
     ours_raw_pushing(producers, || Record::new(Level::Info, "bench", &text))
 }
 
@@ -100,7 +88,7 @@ fn appender_raw(producers: usize, size: usize) -> Duration {
         .lossy(false)
         .buffered_lines_limit(CAPACITY)
         .finish(std::io::sink());
-    let text = line(size);
+    let text = log_line(size);
     thread::scope(|s| {
         for _ in 0..producers {
             let (mut writer, text) = (writer.clone(), &text);
@@ -120,7 +108,7 @@ fn array_queue_raw(producers: usize, size: usize) -> Duration {
     let start = Instant::now();
     let queue = crossbeam_queue::ArrayQueue::<Vec<u8>>::new(CAPACITY);
     let done = AtomicBool::new(false);
-    let text = line(size);
+    let text = log_line(size);
     thread::scope(|s| {
         let (queue, done) = (&queue, &done);
         s.spawn(move || {

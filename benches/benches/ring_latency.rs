@@ -24,13 +24,10 @@ use std::thread;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use stanchion_benches::{OURS, log_line, log_message};
 use stanchion_ring::{FlushPolicy, Flusher, Level, LogRing, Record, WriterSink};
 
 const CAPACITY: usize = 8192;
-
-fn message(size: usize) -> Vec<u8> {
-    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
-}
 
 /// Runs a push `calls` times on each of `producers` threads, each with its own push from
 /// `pusher` (its own producer or writer handle), and returns the latencies in ns.
@@ -74,14 +71,14 @@ fn measure<P: FnMut() + Send>(
 /// Ours handed a record stamped beforehand, as tracing-appender is handed a line formatted
 /// beforehand.
 fn ours(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
-    let text = message(size);
+    let text = log_message(size);
     let record = Record::new(Level::Info, "bench", &text);
     ours_pushing(producers, calls, || record)
 }
 
 /// Ours stamping every record as it is pushed: `Record::new` reads the clock.
 fn ours_stamping(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
-    let text = message(size);
+    let text = log_message(size);
     ours_pushing(producers, calls, || {
         Record::new(Level::Info, "bench", &text)
     })
@@ -118,9 +115,7 @@ fn appender(producers: usize, size: usize, calls: usize) -> Histogram<u64> {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(CAPACITY)
         .finish(std::io::sink());
-    let mut line = b"2026-11-23T10:15:02.123456Z  INFO bench: ".to_vec();
-    line.extend(message(size));
-    line.push(b'\n');
+    let line = log_line(size);
     let histogram = measure(producers, calls, || {
         let (mut writer, line) = (writer.clone(), &line);
         move || {
@@ -147,7 +142,7 @@ fn main() {
         for size in [64, 256] {
             type Run = fn(usize, usize, usize) -> Histogram<u64>;
             let runs: [(&str, Run); 3] = [
-                ("stanchion", ours),
+                (OURS, ours),
                 ("stanchion-stamping", ours_stamping),
                 ("tracing-appender", appender),
             ];

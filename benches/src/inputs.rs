@@ -7,6 +7,20 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Zipf};
 
+/// A log message of `size` bytes (the alphabet over and over), for the ring benches.
+pub fn log_message(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// [`log_message`] as a formatted line, timestamp and level included: what a peer's writer is
+/// handed in the ring benches, where ours is handed the record and formats the line itself.
+pub fn log_line(size: usize) -> Vec<u8> {
+    let mut line = b"2026-11-23T10:15:02.123456Z  INFO bench: ".to_vec();
+    line.extend(log_message(size));
+    line.push(b'\n');
+    line
+}
+
 /// `count` keys drawn from Zipf(`exponent`) over `0..universe`, from a fixed `seed`.
 ///
 /// Key 0 is the most frequent. The same arguments give the same keys on every machine, so ours

@@ -10,13 +10,16 @@
 //!   `cache/zipf_1.0/2` compares ours and moka at 2 threads;
 //! - groups set `Throughput` so the report can give items per second.
 //!
-//! Inputs are seeded and shared: [`zipf_keys`] for skewed keys, [`trace`] for the ARC cache traces.
+//! Inputs are seeded and shared: [`zipf_keys`] for skewed keys, [`trace`] for the ARC cache traces,
+//! [`log_message`] and [`log_line`] for the ring's records.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod inputs;
 
-pub use inputs::{Trace, TraceError, parse_trace, trace, traces_dir, zipf_keys};
+pub use inputs::{
+    Trace, TraceError, log_line, log_message, parse_trace, trace, traces_dir, zipf_keys,
+};
 
 use std::time::Duration;
 
