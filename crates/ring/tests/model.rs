@@ -131,14 +131,17 @@ proptest! {
 }
 
 proptest! {
-    /// Any time up to 2554 (where a `Timestamp` ends), in sequences that stay within a second,
-    /// cross one, or jump: the cached date and the microsecond digits are humantime's.
+    /// Any time up to 2554 (where a `Timestamp` ends), in sequences that stay within a
+    /// microsecond or a second, cross one, or jump: the cached date and microsecond digits are
+    /// humantime's.
     #[test]
     fn a_line_starts_with_the_rfc3339_time_to_the_microsecond(
         times in proptest::collection::vec(
             prop_oneof![
                 0u64..18_000_000_000_000_000_000,
                 1_700_000_000_000_000_000u64..1_700_000_002_000_000_000,
+                // A few microseconds either side of a second's end.
+                1_700_000_000_999_997_000u64..1_700_000_001_000_003_000,
             ],
             1..20,
         )
