@@ -26,8 +26,9 @@ pub trait Sink: Send + 'static {
         Ok(())
     }
 
-    /// Pushes buffered records to their destination. Called when the ring runs empty, at least
-    /// every `max_delay` while records flow, and at shutdown.
+    /// Pushes buffered records to their destination. Called when the flusher has caught up with
+    /// the producers (before it sleeps), at least every `max_delay` while records flow, and at
+    /// shutdown.
     ///
     /// # Errors
     ///

@@ -168,6 +168,42 @@ fn records_reach_the_sink_within_max_delay() {
 }
 
 #[test]
+fn a_flusher_that_caught_up_waits_for_a_batch_rather_than_take_records_as_they_come() {
+    let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
+    // The sink pushes two records as it takes its second batch, the last of what waited, as a
+    // producer would while the flusher writes.
+    let late = producer.clone();
+    let mut batches = 0;
+    let (lines, sink) = collect_after(move || {
+        batches += 1;
+        if batches == 2 {
+            late.push(info("late 1")).unwrap();
+            late.push(info("late 2")).unwrap();
+        }
+    });
+    for i in 0..6 {
+        producer.push(info(&i.to_string())).unwrap();
+    }
+    let policy = FlushPolicy {
+        max_batch: 4,
+        max_delay: Duration::from_secs(60),
+        ..FlushPolicy::default()
+    };
+    // Batches of 4 and 2; the two late records are fewer than a batch, so the flusher sleeps
+    // rather than take them at once.
+    let guard = Flusher::spawn(consumer, sink, policy).unwrap();
+    let started = Instant::now();
+    while lines.lock().unwrap().len() < 6 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never flushed");
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(lines.lock().unwrap().len(), 6);
+    drop(guard);
+    assert_eq!(lines.lock().unwrap()[6..], ["late 1", "late 2"]);
+}
+
+#[test]
 fn a_failing_sink_is_counted_and_reported_and_the_flusher_goes_on() {
     let (producer, consumer) = LogRing::builder().capacity(64).build().unwrap();
     let calls = Arc::new(Mutex::new(0));
