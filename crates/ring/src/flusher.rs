@@ -13,7 +13,8 @@ use crate::sync::Listener;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushPolicy {
     /// Most records handed to the sink in one batch (between two calls of
-    /// [`Sink::end_batch`]); also how many waiting records wake a sleeping flusher.
+    /// [`Sink::end_batch`]); also how many records waiting in one lane (or half a lane, if
+    /// fewer) wake a sleeping flusher.
     pub max_batch: usize,
     /// Longest a record waits in the ring, or in the sink's buffer, before it is written and the
     /// sink flushed.
@@ -164,10 +165,14 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
         // wrote it and polls the line the producer writes next, every record moves between two
         // cores a few times, and both sides slow to the pace at which the flusher keeps finding
         // a record, so it never sleeps (one producer measured 3 to 8 ms instead of 1.3 ms).
+        let wake_at = shared.wake_at.load(Ordering::Relaxed);
+        if consumer.len() >= wake_at {
+            // A batch waits behind a record still being written: no flush, no sleep.
+            continue;
+        }
         if unflushed_since.take().is_some() {
             flush(&mut sink, &shared);
         }
-        let wake_at = shared.wake_at.load(Ordering::Relaxed);
         shared.sleeping.store(true, Ordering::SeqCst);
         let listener = shared.data.listen();
         if consumer.len() < wake_at

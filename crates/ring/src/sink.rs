@@ -146,7 +146,8 @@ impl LineFormat {
 fn micros_digits(micros: u64) -> [u8; 8] {
     let (high, rest) = (micros / 10_000, micros % 10_000);
     let (middle, low) = (rest / 100, rest % 100);
-    // Built in one register, as the caller copies it out whole (see `LineFormat::write`).
+    // Built in one register and stored whole (`LineFormat::digits`), for the reason in
+    // `LineFormat::write`.
     let digits = u64::from(digit_pair(high))
         | u64::from(digit_pair(middle)) << 16
         | u64::from(digit_pair(low)) << 32;
