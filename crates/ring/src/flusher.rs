@@ -167,7 +167,8 @@ fn run<S: Sink>(mut consumer: Consumer, mut sink: S, policy: FlushPolicy, contro
         // a record, so it never sleeps (one producer measured 3 to 8 ms instead of 1.3 ms).
         let wake_at = shared.wake_at.load(Ordering::Relaxed);
         if consumer.len() >= wake_at {
-            // A batch waits behind a record still being written: no flush, no sleep.
+            // A batch waits, pushed since the drain ended or behind a record still being
+            // written: take it, without flushing or sleeping.
             continue;
         }
         if unflushed_since.take().is_some() {

@@ -94,9 +94,9 @@ impl LineFormat {
             self.format_micros(micros);
         }
         // Each piece goes to the writer straight from where it was made whole: the cached prefix
-        // and digits, the static level. Gathering them in a local array
-        // first cost two store-forwarding stalls a line (the copy out read wider than the
-        // byte-wide writes that filled it), about half of formatting a 64-byte line.
+        // and digits, the static level. Gathering them in a local array first cost two
+        // store-forwarding stalls a line (the copy out read wider than the byte-wide writes that
+        // filled it), about half of formatting a 64-byte line.
         out.write_all(&self.prefix)?;
         out.write_all(&self.digits[..6])?;
         out.write_all(match record.level {
