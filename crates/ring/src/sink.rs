@@ -56,13 +56,11 @@ pub trait Sink: Send + 'static {
 #[derive(Debug, Clone)]
 pub struct LineFormat {
     /// The microsecond since the epoch last formatted (`u64::MAX`, which no timestamp reaches,
-    /// for none)...
+    /// and whose second none does either, for none)...
     micros: u64,
     /// ... its six digits after the second's dot, in the first six bytes...
     digits: [u8; 8],
-    /// ... its whole second...
-    second: u64,
-    /// ... and `YYYY-MM-DDTHH:MM:SS.` for that second.
+    /// ... and `YYYY-MM-DDTHH:MM:SS.` for its second.
     prefix: [u8; 20],
 }
 
@@ -71,7 +69,6 @@ impl Default for LineFormat {
         Self {
             micros: u64::MAX,
             digits: [b'0'; 8],
-            second: u64::MAX,
             prefix: [b'.'; 20],
         }
     }
@@ -124,7 +121,7 @@ impl LineFormat {
     /// line, held up the copy of the line that follows.
     fn format_micros(&mut self, micros: u64) {
         let second = micros / 1_000_000;
-        if second != self.second {
+        if second != self.micros / 1_000_000 {
             self.format_second(second);
         }
         self.digits = micros_digits(micros % 1_000_000);
@@ -137,7 +134,6 @@ impl LineFormat {
         let text = humantime::format_rfc3339_seconds(whole).to_string();
         // `YYYY-MM-DDTHH:MM:SSZ`: keep the first 19 bytes, then the dot.
         self.prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
-        self.second = second;
     }
 }
 
