@@ -1,6 +1,7 @@
 //! stanchion-cache against moka (sync), quick_cache and mini-moka: operations per second.
 //!
-//! Zipf(1.0) keys over 1M, capacity 100k, 90% `get` / 10% `insert`, on 1 and 2 threads. Ours runs
+//! Zipf(1.0) keys over 1M, capacity 100k, 90% `get` / 10% `insert`, on 1 and 2 threads, and
+//! inserts alone on 1 thread (a read-through cache whose reads miss, as on the P3 trace). Ours runs
 //! with a one-hour time to live, so every read checks expiry, and again without one, like the
 //! peers. Each thread has a stream of 2M keys, about 340,000 distinct, so the cache evicts and
 //! about one read in four misses; each measured iteration takes the stream's next 100,000
@@ -87,10 +88,10 @@ fn subjects() -> Vec<(&'static str, Arc<dyn Subject>)> {
     ]
 }
 
-/// One thread's share: every tenth operation inserts, the rest read.
-fn run(cache: &dyn Subject, keys: &[u64]) {
+/// One thread's share: every `insert_every`th operation inserts, the rest read.
+fn run(cache: &dyn Subject, keys: &[u64], insert_every: usize) {
     for (index, &key) in keys.iter().enumerate() {
-        if index % 10 == 0 {
+        if index % insert_every == 0 {
             cache.insert(key, key);
         } else {
             black_box(cache.get(key));
@@ -99,14 +100,26 @@ fn run(cache: &dyn Subject, keys: &[u64]) {
 }
 
 fn zipf_mix(c: &mut Criterion) {
-    let mut group = c.benchmark_group("cache/zipf1.0-90get");
-    for threads in [1usize, 2] {
+    zipf(c, "cache/zipf1.0-90get", &[1, 2], 10);
+}
+
+fn zipf_inserts(c: &mut Criterion) {
+    zipf(c, "cache/zipf1.0-insert", &[1], 1);
+}
+
+/// Every subject running `threads` threads of the workload that inserts every `insert_every`th
+/// operation and reads in the others.
+fn zipf(c: &mut Criterion, group: &str, threads: &[usize], insert_every: usize) {
+    let mut group = c.benchmark_group(group);
+    for &threads in threads {
         let streams: Vec<Vec<u64>> = (0..threads)
             .map(|thread| zipf_keys(STREAM, UNIVERSE, 1.0, 11 + thread as u64))
             .collect();
         group.throughput(Throughput::Elements((OPS * threads) as u64));
         for (name, cache) in subjects() {
-            streams.iter().for_each(|keys| run(&*cache, keys));
+            streams
+                .iter()
+                .for_each(|keys| run(&*cache, keys, insert_every));
             group.bench_function(BenchmarkId::new(name, format!("{threads}t")), |b| {
                 // Which window of the streams the next iteration runs, round and round.
                 let mut window = 0;
@@ -117,7 +130,7 @@ fn zipf_mix(c: &mut Criterion) {
                         std::thread::scope(|scope| {
                             for keys in &streams {
                                 let (cache, keys) = (&*cache, &keys[window * OPS..][..OPS]);
-                                scope.spawn(move || run(cache, keys));
+                                scope.spawn(move || run(cache, keys, insert_every));
                             }
                         });
                         total += start.elapsed();
@@ -134,6 +147,6 @@ fn zipf_mix(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = stanchion_benches::criterion();
-    targets = zipf_mix
+    targets = zipf_mix, zipf_inserts
 }
 criterion_main!(benches);
