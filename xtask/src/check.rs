@@ -13,6 +13,11 @@ use crate::report::{Comparison, Report};
 /// baseline says otherwise. Two-core machines are noisy.
 const DEFAULT_TOLERANCE: f64 = 0.25;
 
+/// How many `--update`s a comparison's recorded speedup is the median of. One full run on a
+/// two-core VM can put a ratio 1.5x off its usual value; recording it as the baseline made the
+/// next run's usual value look like a regression (or hid one).
+const HISTORY: usize = 5;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Baseline {
     /// Allowed relative drop below a recorded speedup (0.25: a speedup may fall to 75% of it).
@@ -25,8 +30,12 @@ pub(crate) struct Entry {
     pub(crate) workload: String,
     pub(crate) ours: String,
     pub(crate) peer: String,
-    /// The speedup recorded by the last `--update`.
+    /// The speedup a run is judged against: the median of `history`.
     pub(crate) speedup: f64,
+    /// The speedups of the last [`HISTORY`] `--update`s, oldest first (empty for an entry no
+    /// update has touched since histories were kept: its `speedup` is its one value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) history: Vec<f64>,
     /// A speedup this comparison must never fall under, whatever the tolerance: the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) floor: Option<f64>,
@@ -42,6 +51,29 @@ impl Entry {
 
     fn name(&self) -> String {
         format!("{} {} vs {}", self.workload, self.ours, self.peer)
+    }
+
+    /// Adds a measured speedup to the history, dropping the oldest past [`HISTORY`], and judges
+    /// by the median of what is left.
+    fn record(&mut self, speedup: f64) {
+        if self.history.is_empty() {
+            self.history.push(self.speedup);
+        }
+        self.history.push(round(speedup));
+        let excess = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..excess);
+        self.speedup = round(median(&self.history));
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
     }
 }
 
@@ -157,17 +189,19 @@ pub(crate) fn run(report_path: &Path, baseline_path: &Path, update: bool) -> Res
     Ok(())
 }
 
-/// The baseline with every measured speedup refreshed; floors and tolerances are kept, new
-/// comparisons are added without a floor, and entries the report lacks stay as they were.
+/// The baseline with every measured speedup added to its comparison's history; floors and
+/// tolerances are kept, new comparisons are added without a floor, and entries the report lacks
+/// stay as they were.
 fn updated(mut baseline: Baseline, comparisons: &[Comparison]) -> Baseline {
     for c in comparisons {
         match baseline.comparisons.iter_mut().find(|e| e.matches(c)) {
-            Some(entry) => entry.speedup = round(c.speedup),
+            Some(entry) => entry.record(c.speedup),
             None => baseline.comparisons.push(Entry {
                 workload: c.workload.clone(),
                 ours: c.ours.clone(),
                 peer: c.peer.clone(),
                 speedup: round(c.speedup),
+                history: vec![round(c.speedup)],
                 floor: None,
                 tolerance: None,
             }),
@@ -202,6 +236,7 @@ mod tests {
             ours: "stanchion".into(),
             peer: "peer".into(),
             speedup,
+            history: Vec::new(),
             floor,
             tolerance,
         }
@@ -253,14 +288,33 @@ mod tests {
             .iter()
             .map(|e| (e.workload.as_str(), e.speedup, e.floor))
             .collect();
+        // `a` had only its speedup: the median of it and the new one.
         assert_eq!(
             view,
             [
-                ("a", 2.346, Some(2.0)),
+                ("a", 1.673, Some(2.0)),
                 ("b", 5.0, None),
                 ("gone", 1.0, None)
             ]
         );
+        assert_eq!(updated.comparisons[0].history, [1.0, 2.346]);
+        assert_eq!(updated.comparisons[1].history, [5.0]);
+        assert!(updated.comparisons[2].history.is_empty());
         assert_eq!(updated.tolerance, 0.3);
+    }
+
+    #[test]
+    fn one_outlying_run_does_not_move_the_baseline_far() {
+        let mut entry = entry("a", 2.0, None, None);
+        for speedup in [2.1, 1.9, 2.0, 0.9, 2.2, 2.05] {
+            entry.record(speedup);
+        }
+        // The first two values have left; the outlier 0.9 is one of five.
+        assert_eq!(entry.history, [1.9, 2.0, 0.9, 2.2, 2.05]);
+        assert_eq!(entry.speedup, 2.0);
+        entry.record(3.0);
+        entry.record(3.1);
+        assert_eq!(entry.history, [0.9, 2.2, 2.05, 3.0, 3.1]);
+        assert_eq!(entry.speedup, 2.2);
     }
 }
