@@ -35,6 +35,9 @@ pub(crate) struct Machine {
     pub(crate) rustc: String,
     pub(crate) date: String,
     pub(crate) git_revision: String,
+    /// [`round_trip_ns`] when the report was made; absent from reports written before it was kept.
+    #[serde(default)]
+    pub(crate) round_trip_ns: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,7 +230,54 @@ pub(crate) fn machine(root: &Path) -> Machine {
         } else {
             revision
         },
+        round_trip_ns: round_trip_ns(),
     }
+}
+
+/// The median over five rounds of the time two threads take to hand a cache line to each other
+/// and back, or `None` with one core. Every cross-thread row pays it, and on a VM it depends on
+/// where the host put the vCPUs: the CI VM measured 400 to 500 ns on 2026-11-25, when the
+/// queue's bounded rows ran twice as fast as in the run the day before and its unbounded rows
+/// half as fast. The report records it so that runs can be told apart.
+fn round_trip_ns() -> Option<f64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const TRIPS: u64 = 20_000;
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return None;
+    }
+    let mut rounds: Vec<f64> = (0..5)
+        .map(|_| {
+            let turn = AtomicU64::new(0);
+            let wait_for = |value: u64| {
+                // Yields now and then, in case the other thread shares this core.
+                let mut spins = 0u32;
+                while turn.load(Ordering::Acquire) != value {
+                    spins = spins.wrapping_add(1);
+                    if spins.is_multiple_of(1024) {
+                        std::thread::yield_now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
+            };
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for trip in 0..TRIPS {
+                        wait_for(2 * trip + 1);
+                        turn.store(2 * trip + 2, Ordering::Release);
+                    }
+                });
+                for trip in 0..TRIPS {
+                    turn.store(2 * trip + 1, Ordering::Release);
+                    wait_for(2 * trip + 2);
+                }
+            });
+            start.elapsed().as_nanos() as f64 / TRIPS as f64
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    Some(rounds[rounds.len() / 2])
 }
 
 pub(crate) fn format_time(ns: f64) -> String {
@@ -345,6 +395,13 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>, sections: &[String]
     let _ = writeln!(out, "| toolchain | {} |", m.rustc);
     let _ = writeln!(out, "| date | {} |", m.date);
     let _ = writeln!(out, "| revision | {} |", m.git_revision);
+    if let Some(ns) = m.round_trip_ns {
+        let _ = writeln!(
+            out,
+            "| core-to-core round trip | {} (a cache line from one thread to another and back) |",
+            format_time(ns)
+        );
+    }
     let _ = writeln!(out, "| mode | {} (medians) |\n", report.mode);
     if let Some(chart) = chart {
         let _ = writeln!(
@@ -518,6 +575,7 @@ mod tests {
                 rustc: "rustc".into(),
                 date: "today".into(),
                 git_revision: "abc".into(),
+                round_trip_ns: Some(412.0),
             },
             mode: "full".into(),
             filter: None,
@@ -528,6 +586,18 @@ mod tests {
         let names: Vec<&str> = rows.iter().map(|row| row[1].as_str()).collect();
         assert_eq!(names, ["stanchion", "stanchion-no-ttl", "quick_cache"]);
         assert_eq!(rows[2][4], "0.50x / 2.00x");
+        assert!(
+            markdown(&report, None, &[]).contains("| core-to-core round trip | 412.0 ns ("),
+            "the machine table names the round trip"
+        );
+    }
+
+    #[test]
+    fn measures_a_round_trip_between_two_threads() {
+        match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+            1 => assert_eq!(round_trip_ns(), None),
+            _ => assert!(round_trip_ns().is_some_and(|ns| ns > 0.0 && ns < 1e6)),
+        }
     }
 
     #[test]
