@@ -237,8 +237,9 @@ pub(crate) fn machine(root: &Path) -> Machine {
 /// The median over five rounds of the time two threads take to hand a cache line to each other
 /// and back, or `None` with one core. Every cross-thread row pays it, and on a VM it depends on
 /// where the host put the vCPUs: the CI VM measured 400 to 500 ns on 2026-11-25, when the
-/// queue's bounded rows ran twice as fast as in the run the day before and its unbounded rows
-/// half as fast. The report records it so that runs can be told apart.
+/// queue's bounded rows ran up to 2.6x faster than in the run the day before and some of its
+/// unbounded rows five times slower (docs/queue.md). The report records it so that runs can be
+/// told apart.
 fn round_trip_ns() -> Option<f64> {
     use std::sync::atomic::{AtomicU64, Ordering};
     const TRIPS: u64 = 20_000;
