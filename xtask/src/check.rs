@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::report::{Comparison, Report};
+use crate::report::{Comparison, Report, median};
 
 /// How far under its recorded speedup a comparison may fall before it is a regression, unless the
 /// baseline says otherwise. Two-core machines are noisy.
@@ -63,17 +63,6 @@ impl Entry {
         let excess = self.history.len().saturating_sub(HISTORY);
         self.history.drain(..excess);
         self.speedup = round(median(&self.history));
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len().is_multiple_of(2) {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    } else {
-        sorted[middle]
     }
 }
 

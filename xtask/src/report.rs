@@ -246,7 +246,7 @@ fn round_trip_ns() -> Option<f64> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return None;
     }
-    let mut rounds: Vec<f64> = (0..5)
+    let rounds: Vec<f64> = (0..5)
         .map(|_| {
             let turn = AtomicU64::new(0);
             let wait_for = |value: u64| {
@@ -277,8 +277,20 @@ fn round_trip_ns() -> Option<f64> {
             start.elapsed().as_nanos() as f64 / TRIPS as f64
         })
         .collect();
-    rounds.sort_by(f64::total_cmp);
-    Some(rounds[rounds.len() / 2])
+    Some(median(&rounds))
+}
+
+/// The median of `values` (the mean of the middle two when their number is even); `values` must
+/// not be empty.
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
 }
 
 pub(crate) fn format_time(ns: f64) -> String {
