@@ -218,9 +218,10 @@ pub(crate) fn machine(root: &Path) -> Machine {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_else(|| "unknown".to_owned());
     let dirty = git(&["status", "--porcelain"]).is_some_and(|o| !o.stdout.is_empty());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Machine {
         cpu,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cores,
         rustc: crate::process::first_line("rustc", &["--version"])
             .unwrap_or_else(|| "unknown".to_owned()),
         date: crate::process::first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -230,20 +231,20 @@ pub(crate) fn machine(root: &Path) -> Machine {
         } else {
             revision
         },
-        round_trip_ns: round_trip_ns(),
+        round_trip_ns: round_trip_ns(cores),
     }
 }
 
 /// The median over five rounds of the time two threads take to hand a cache line to each other
-/// and back, or `None` with one core. Every cross-thread row pays it, and on a VM it depends on
+/// and back, or `None` with one of the machine's `cores`. Every cross-thread row pays it, and on a VM it depends on
 /// where the host put the vCPUs: the CI VM measured 400 to 500 ns on 2026-11-25, when the
 /// queue's bounded rows ran up to 2.6x faster than in the run the day before and some of its
 /// unbounded rows five times slower (docs/queue.md). The report records it so that runs can be
 /// told apart.
-fn round_trip_ns() -> Option<f64> {
+fn round_trip_ns(cores: usize) -> Option<f64> {
     use std::sync::atomic::{AtomicU64, Ordering};
     const TRIPS: u64 = 20_000;
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+    if cores < 2 {
         return None;
     }
     let rounds: Vec<f64> = (0..5)
@@ -608,8 +609,8 @@ mod tests {
     #[test]
     fn measures_a_round_trip_between_two_threads() {
         match std::thread::available_parallelism().map_or(1, |n| n.get()) {
-            1 => assert_eq!(round_trip_ns(), None),
-            _ => assert!(round_trip_ns().is_some_and(|ns| ns > 0.0 && ns < 1e6)),
+            1 => assert_eq!(round_trip_ns(1), None),
+            cores => assert!(round_trip_ns(cores).is_some_and(|ns| ns > 0.0 && ns < 1e6)),
         }
     }
 
