@@ -26,10 +26,18 @@ pub(crate) struct Options {
     /// Render the last report again instead of running the benches.
     pub(crate) from_report: bool,
     pub(crate) filter: Option<String>,
+    /// How many passes to make over the benches ([`report::combine`]).
+    pub(crate) rounds: usize,
 }
 
 pub(crate) fn run(options: &Options) -> Result<()> {
     let root = crate::workspace_root();
+    if options.rounds == 0 {
+        bail!("--rounds 0 would measure nothing: give at least 1");
+    }
+    if options.rounds > 1 && (options.smoke || options.from_report) {
+        bail!("--rounds is for measuring runs: --smoke and --from-report measure nothing");
+    }
     if options.smoke {
         if options.quick {
             bail!(
@@ -62,18 +70,23 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             }
         );
     }
-    let started_at = SystemTime::now();
-    if !ids.is_empty() {
-        measure(&root, options, &ids)?;
+    let mut rounds = Vec::new();
+    for round in 1..=options.rounds {
+        let started_at = SystemTime::now();
+        if !ids.is_empty() {
+            measure(&root, options, &ids, round)?;
+        }
+        rounds.push(report::collect(&root.join("target/criterion"), started_at)?);
     }
 
-    let measurements = report::collect(&root.join("target/criterion"), started_at)?;
+    let (measurements, comparisons) = report::combine(&rounds);
     let report = Report {
         machine: report::machine(&root),
         mode: if options.quick { "quick" } else { "full" }.to_owned(),
         filter: options.filter.clone(),
-        comparisons: report::compare(&measurements),
+        rounds: options.rounds,
         measurements,
+        comparisons,
     };
     report::print_table(&report);
 
@@ -156,7 +169,7 @@ fn list(root: &Path, filter: Option<&str>) -> Result<Vec<String>> {
 
 /// Runs the benches, printing one progress line per finished benchmark instead of criterion's
 /// chatter.
-fn measure(root: &Path, options: &Options, ids: &[String]) -> Result<()> {
+fn measure(root: &Path, options: &Options, ids: &[String], round: usize) -> Result<()> {
     let total = ids.len();
     let mut command = bench_command(root);
     if options.quick {
@@ -166,7 +179,15 @@ fn measure(root: &Path, options: &Options, ids: &[String]) -> Result<()> {
         .args(&options.filter)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    eprintln!("running {total} benchmarks: {}", command_line(&command));
+    let of_rounds = if options.rounds > 1 {
+        format!(" (round {round} of {})", options.rounds)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "running {total} benchmarks{of_rounds}: {}",
+        command_line(&command)
+    );
     let started = Instant::now();
     let mut child = command
         .spawn()

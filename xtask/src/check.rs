@@ -216,6 +216,7 @@ mod tests {
             ours_median_ns: 1.0,
             peer_median_ns: speedup,
             speedup,
+            rounds: Vec::new(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! `cargo xtask`: the one entry point for the workspace's chores.
 //!
 //! - `cargo xtask ci [--quick]`: exactly what CI runs.
-//! - `cargo xtask bench [--quick | --smoke] [--filter PATTERN]`: runs the criterion benches, prints
-//!   ours beside each peer, writes `target/bench/report.json` and `docs/benchmarks.md`.
+//! - `cargo xtask bench [--quick | --smoke] [--filter PATTERN] [--rounds N]`: runs the criterion
+//!   benches (N times over), prints ours beside each peer, writes `target/bench/report.json` and
+//!   `docs/benchmarks.md`.
 //! - `cargo xtask bench-check [--baseline PATH] [--update]`: compares the last report's ratios with
 //!   the baseline and fails on a regression.
 
@@ -22,11 +23,12 @@ commands:
   ci [--quick]                         run what CI runs: fmt, clippy, tests, loom, docs, bench smoke,
                                        PostgreSQL suites (--quick skips loom and the bench smoke
                                        locally; it is refused under CI=true)
-  bench [--quick|--smoke|--from-report] [--filter PATTERN]
+  bench [--quick|--smoke|--from-report] [--filter PATTERN] [--rounds N]
                                        run the benches, print ours vs peers, write
                                        target/bench/report.json and docs/benchmarks.md
                                        (--quick: short measurements; --smoke: each bench once, no report;
-                                       --from-report: render the last report again, running nothing)
+                                       --from-report: render the last report again, running nothing;
+                                       --rounds N: N passes, each ratio the median of the passes')
   bench-check [--baseline PATH] [--report PATH] [--update]
                                        compare the last report's speedups with the baseline
                                        (default benches/baseline.json); --update rewrites it";
@@ -53,6 +55,12 @@ fn run() -> Result<()> {
                 smoke: args.flag("--smoke"),
                 from_report: args.flag("--from-report"),
                 filter: args.value("--filter")?,
+                rounds: match args.value("--rounds")? {
+                    Some(n) => n
+                        .parse()
+                        .with_context(|| format!("--rounds takes a count, not `{n}`"))?,
+                    None => 1,
+                },
             };
             args.finish()?;
             bench::run(&options)

@@ -24,6 +24,10 @@ pub(crate) struct Report {
     pub(crate) mode: String,
     /// The `--filter` the run was limited to, if any.
     pub(crate) filter: Option<String>,
+    /// How many passes over the benches the figures combine ([`combine`]); 1 for reports written
+    /// before there could be more.
+    #[serde(default = "one_round")]
+    pub(crate) rounds: usize,
     pub(crate) measurements: Vec<Measurement>,
     pub(crate) comparisons: Vec<Comparison>,
 }
@@ -71,8 +75,16 @@ pub(crate) struct Comparison {
     pub(crate) peer: String,
     pub(crate) ours_median_ns: f64,
     pub(crate) peer_median_ns: f64,
-    /// Peer time over our time: above 1, ours is that many times faster.
+    /// Peer time over our time: above 1, ours is that many times faster. Over several rounds, the
+    /// median of `rounds`.
     pub(crate) speedup: f64,
+    /// The speedup measured in each round, in the order they ran; empty for a run of one round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) rounds: Vec<f64>,
+}
+
+fn one_round() -> usize {
+    1
 }
 
 impl Measurement {
@@ -189,11 +201,70 @@ pub(crate) fn compare(measurements: &[Measurement]) -> Vec<Comparison> {
                     ours_median_ns: ours.median_ns,
                     peer_median_ns: peer.median_ns,
                     speedup: peer.median_ns / ours.median_ns,
+                    rounds: Vec::new(),
                 });
             }
         }
     }
     comparisons
+}
+
+/// The measurements of several passes over the same benches, as one run's.
+///
+/// A measurement's time is the median of its rounds' times. A comparison's speedup is the median of
+/// the speedups measured within each round, where ours and the peer ran seconds apart, not the ratio
+/// of the two medians: on a VM whose host moves its vCPUs about, a row can run at one speed for
+/// minutes and at another for the next, and a ratio taken across rounds would compare the two.
+pub(crate) fn combine(rounds: &[Vec<Measurement>]) -> (Vec<Measurement>, Vec<Comparison>) {
+    let mut times: BTreeMap<&str, (&Measurement, Vec<f64>)> = BTreeMap::new();
+    for m in rounds.iter().flatten() {
+        times
+            .entry(&m.id)
+            .or_insert((m, Vec::new()))
+            .1
+            .push(m.median_ns);
+    }
+    let measurements = times
+        .into_values()
+        .map(|(m, times)| {
+            let median_ns = median(&times);
+            Measurement {
+                median_ns,
+                throughput: m.throughput.as_ref().map(|t| Throughput {
+                    per_second: t.per_iteration as f64 * 1e9 / median_ns,
+                    ..t.clone()
+                }),
+                ..m.clone()
+            }
+        })
+        .collect();
+    let mut speedups: BTreeMap<(String, String, String), Vec<Comparison>> = BTreeMap::new();
+    for c in rounds.iter().flat_map(|round| compare(round)) {
+        speedups
+            .entry((c.workload.clone(), c.ours.clone(), c.peer.clone()))
+            .or_default()
+            .push(c);
+    }
+    let comparisons = speedups
+        .into_values()
+        .map(|runs| {
+            let of = |f: fn(&Comparison) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+            let speedups: Vec<f64> = runs.iter().map(|c| c.speedup).collect();
+            Comparison {
+                ours_median_ns: of(|c| c.ours_median_ns),
+                peer_median_ns: of(|c| c.peer_median_ns),
+                speedup: median(&speedups),
+                // One speedup is no range.
+                rounds: if speedups.len() > 1 {
+                    speedups
+                } else {
+                    Vec::new()
+                },
+                ..runs[0].clone()
+            }
+        })
+        .collect();
+    (measurements, comparisons)
 }
 
 pub(crate) fn machine(root: &Path) -> Machine {
@@ -316,6 +387,18 @@ fn format_rate(throughput: &Option<Throughput>) -> String {
     }
 }
 
+/// `2.50x`, and over several rounds the range of the rounds' speedups after it: `2.50x (1.99–5.60)`.
+fn format_speedup(c: &Comparison) -> String {
+    let speedup = format!("{:.2}x", c.speedup);
+    match (
+        c.rounds.iter().copied().reduce(f64::min),
+        c.rounds.iter().copied().reduce(f64::max),
+    ) {
+        (Some(least), Some(most)) => format!("{speedup} ({least:.2}–{most:.2})"),
+        _ => speedup,
+    }
+}
+
 /// Rows of (workload, implementation, median, throughput, speedup vs ours-or-blank), one crate at a time.
 fn rows_by_crate(report: &Report) -> BTreeMap<&str, Vec<[String; 5]>> {
     let mut crates: BTreeMap<&str, Vec<[String; 5]>> = BTreeMap::new();
@@ -339,7 +422,7 @@ fn rows_by_crate(report: &Report) -> BTreeMap<&str, Vec<[String; 5]>> {
             ratios.sort_by(|a, b| a.ours.cmp(&b.ours));
             ratios
                 .iter()
-                .map(|c| format!("{:.2}x", c.speedup))
+                .map(|c| format_speedup(c))
                 .collect::<Vec<_>>()
                 .join(" / ")
         };
@@ -392,17 +475,19 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>, sections: &[String]
     let m = &report.machine;
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
+    let mut flags = String::new();
+    if report.mode == "quick" {
+        flags.push_str(" --quick");
+    }
+    if report.rounds > 1 {
+        let _ = write!(flags, " --rounds {}", report.rounds);
+    }
     let _ = writeln!(
         out,
-        "Generated by `cargo xtask bench{}`; do not edit by hand. Each workload runs ours and every peer \
+        "Generated by `cargo xtask bench{flags}`; do not edit by hand. Each workload runs ours and every peer \
          in the same run. *Ours faster by* is the peer's median time over ours: above 1 ours is faster; \
          where a workload has several rows of ours, a peer's row gives one ratio for each, in the \
-         order those rows are listed. `cargo xtask bench-check` compares these ratios with `benches/baseline.json`.\n",
-        if report.mode == "quick" {
-            " --quick"
-        } else {
-            ""
-        }
+         order those rows are listed. `cargo xtask bench-check` compares these ratios with `benches/baseline.json`.\n"
     );
     let _ = writeln!(out, "| machine | |\n|---|---|");
     let _ = writeln!(out, "| CPU | {} ({} cores) |", m.cpu, m.cores);
@@ -416,7 +501,16 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>, sections: &[String]
             format_time(ns)
         );
     }
-    let _ = writeln!(out, "| mode | {} (medians) |\n", report.mode);
+    if report.rounds > 1 {
+        let _ = writeln!(
+            out,
+            "| mode | {}, {} rounds (times: the median of the rounds' medians; ratios: the median of \
+             the ratios measured in each round, their range in brackets) |\n",
+            report.mode, report.rounds
+        );
+    } else {
+        let _ = writeln!(out, "| mode | {} (medians) |\n", report.mode);
+    }
     if let Some(chart) = chart {
         let _ = writeln!(
             out,
@@ -553,6 +647,29 @@ mod tests {
         }
     }
 
+    fn report(
+        mode: &str,
+        rounds: usize,
+        measurements: Vec<Measurement>,
+        comparisons: Vec<Comparison>,
+    ) -> Report {
+        Report {
+            machine: Machine {
+                cpu: "cpu".into(),
+                cores: 2,
+                rustc: "rustc".into(),
+                date: "today".into(),
+                git_revision: "abc".into(),
+                round_trip_ns: Some(412.0),
+            },
+            mode: mode.into(),
+            filter: None,
+            rounds,
+            measurements,
+            comparisons,
+        }
+    }
+
     #[test]
     fn compares_each_ours_with_each_peer_of_the_same_workload() {
         let comparisons = compare(&[
@@ -582,20 +699,8 @@ mod tests {
             measurement("zipf", "quick_cache", 10.0),
             measurement("zipf", "stanchion", 20.0),
         ];
-        let report = Report {
-            machine: Machine {
-                cpu: "cpu".into(),
-                cores: 2,
-                rustc: "rustc".into(),
-                date: "today".into(),
-                git_revision: "abc".into(),
-                round_trip_ns: Some(412.0),
-            },
-            mode: "full".into(),
-            filter: None,
-            comparisons: compare(&measurements),
-            measurements,
-        };
+        let comparisons = compare(&measurements);
+        let report = report("full", 1, measurements, comparisons);
         let rows = &rows_by_crate(&report)["cache"];
         let names: Vec<&str> = rows.iter().map(|row| row[1].as_str()).collect();
         assert_eq!(names, ["stanchion", "stanchion-no-ttl", "quick_cache"]);
@@ -604,6 +709,53 @@ mod tests {
             markdown(&report, None, &[]).contains("| core-to-core round trip | 412.0 ns ("),
             "the machine table names the round trip"
         );
+    }
+
+    #[test]
+    fn rounds_combine_into_median_times_and_the_median_of_each_rounds_ratio() {
+        let mut moka = measurement("zipf", "moka", 0.0);
+        moka.throughput = Some(Throughput {
+            unit: "elements".into(),
+            per_iteration: 1_000,
+            per_second: 0.0,
+        });
+        let round = |ours: f64, peer: f64| {
+            vec![
+                measurement("zipf", "stanchion", ours),
+                Measurement {
+                    median_ns: peer,
+                    ..moka.clone()
+                },
+            ]
+        };
+        // Ours 10, 20, 12 against the peer's 30, 20, 60: in-round ratios 3, 1 and 5. The ratio of
+        // the medians (30 / 12 = 2.5) is not what is wanted.
+        let (measurements, comparisons) =
+            combine(&[round(10.0, 30.0), round(20.0, 20.0), round(12.0, 60.0)]);
+        let times: Vec<(&str, f64)> = measurements
+            .iter()
+            .map(|m| (m.implementation.as_str(), m.median_ns))
+            .collect();
+        assert_eq!(times, [("moka", 30.0), ("stanchion", 12.0)]);
+        assert_eq!(
+            measurements[0].throughput.as_ref().map(|t| t.per_second),
+            Some(1_000.0 * 1e9 / 30.0),
+            "throughput follows the combined time"
+        );
+        assert_eq!(comparisons.len(), 1);
+        assert_eq!(comparisons[0].speedup, 3.0);
+        assert_eq!(comparisons[0].rounds, [3.0, 1.0, 5.0]);
+        assert_eq!(format_speedup(&comparisons[0]), "3.00x (1.00–5.00)");
+        let report = report("quick", 3, measurements, comparisons);
+        let page = markdown(&report, None, &[]);
+        assert!(page.contains("`cargo xtask bench --quick --rounds 3`"));
+        assert!(page.contains("| mode | quick, 3 rounds ("));
+        assert!(page.contains("| 3.00x (1.00–5.00) |"), "{page}");
+
+        let (_, one) = combine(&[round(10.0, 30.0)]);
+        assert_eq!(one[0].speedup, 3.0);
+        assert!(one[0].rounds.is_empty(), "one round has no range");
+        assert_eq!(format_speedup(&one[0]), "3.00x");
     }
 
     #[test]
