@@ -113,6 +113,14 @@ pub(crate) fn run(report_path: &Path, baseline_path: &Path, update: bool) -> Res
         Err(e) => bail!("cannot read baseline {}: {e}", baseline_path.display()),
     };
     if update {
+        if report.mode == "quick" {
+            bail!(
+                "{} is from a --quick run: the baseline records full runs only (a quick run \
+                 leaves stateful benches, such as the cache's key streams, in another state, and \
+                 their ratios differ from a full run's)",
+                report_path.display()
+            );
+        }
         let updated = updated(baseline, &report.comparisons);
         std::fs::write(
             baseline_path,
@@ -291,6 +299,43 @@ mod tests {
         assert_eq!(updated.comparisons[1].history, [5.0]);
         assert!(updated.comparisons[2].history.is_empty());
         assert_eq!(updated.tolerance, 0.3);
+    }
+
+    #[test]
+    fn a_quick_report_does_not_update_the_baseline() {
+        let dir = std::env::temp_dir().join(format!("xtask-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (report, baseline) = (dir.join("report.json"), dir.join("baseline.json"));
+        let machine = r#"{"cpu":"c","cores":2,"rustc":"r","date":"d","git_revision":"g"}"#;
+        let comparisons = r#"[{"workload":"a","ours":"stanchion","peer":"peer",
+            "ours_median_ns":1.0,"peer_median_ns":2.0,"speedup":2.0}]"#;
+        for mode in ["quick", "full"] {
+            std::fs::write(
+                &report,
+                format!(
+                    r#"{{"machine":{machine},"mode":"{mode}","filter":null,
+                        "measurements":[],"comparisons":{comparisons}}}"#
+                ),
+            )
+            .unwrap();
+            let result = run(&report, &baseline, true);
+            match mode {
+                "quick" => {
+                    let error = result.unwrap_err().to_string();
+                    assert!(error.contains("--quick run"), "{error}");
+                    assert!(!baseline.exists(), "nothing written");
+                }
+                _ => {
+                    result.unwrap();
+                    assert!(
+                        std::fs::read_to_string(&baseline)
+                            .unwrap()
+                            .contains("\"a\"")
+                    );
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

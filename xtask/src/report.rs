@@ -42,6 +42,10 @@ pub(crate) struct Machine {
     /// [`round_trip_ns`] when the report was made; absent from reports written before it was kept.
     #[serde(default)]
     pub(crate) round_trip_ns: Option<f64>,
+    /// The kernel's release and the scheduler parameters it was booted with ([`kernel`]); absent
+    /// from reports written before it was kept.
+    #[serde(default)]
+    pub(crate) kernel: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -303,6 +307,43 @@ pub(crate) fn machine(root: &Path) -> Machine {
             revision
         },
         round_trip_ns: round_trip_ns(cores),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|release| {
+                kernel(
+                    release.trim(),
+                    &std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
+                )
+            }),
+    }
+}
+
+/// `release`, and the parameters of the kernel's command line `cmdline` that decide where threads
+/// run and how fast an idle core wakes: `6.18.0 (sched_vcpu_pack=15)`. The CI VM's kernel is
+/// booted with `sched_vcpu_pack=15`, which is not a mainline parameter: by its name and its code's
+/// place (`vcpu_pack_room`, beside `cpu_util` in the fair scheduler) it packs threads onto fewer
+/// vCPUs, as the ring's two-producer rows show happening (docs/ring.md). Figures from kernels
+/// that place threads differently are not comparable.
+fn kernel(release: &str, cmdline: &str) -> String {
+    const SCHEDULING: [&str; 7] = [
+        "sched",
+        "isolcpus",
+        "nohz",
+        "rcu_nocbs",
+        "idle",
+        "cpuidle",
+        "haltpoll",
+    ];
+    let parameters: Vec<&str> = cmdline
+        .split_whitespace()
+        // What follows `--` is for init, not the kernel.
+        .take_while(|word| *word != "--")
+        .filter(|word| SCHEDULING.iter().any(|prefix| word.starts_with(prefix)))
+        .collect();
+    if parameters.is_empty() {
+        release.to_owned()
+    } else {
+        format!("{release} ({})", parameters.join(" "))
     }
 }
 
@@ -494,6 +535,9 @@ pub(crate) fn markdown(report: &Report, chart: Option<&str>, sections: &[String]
     let _ = writeln!(out, "| toolchain | {} |", m.rustc);
     let _ = writeln!(out, "| date | {} |", m.date);
     let _ = writeln!(out, "| revision | {} |", m.git_revision);
+    if let Some(kernel) = &m.kernel {
+        let _ = writeln!(out, "| kernel | {kernel} |");
+    }
     if let Some(ns) = m.round_trip_ns {
         let _ = writeln!(
             out,
@@ -661,6 +705,7 @@ mod tests {
                 date: "today".into(),
                 git_revision: "abc".into(),
                 round_trip_ns: Some(412.0),
+                kernel: Some("6.18.0 (sched_vcpu_pack=15)".into()),
             },
             mode: mode.into(),
             filter: None,
@@ -705,10 +750,12 @@ mod tests {
         let names: Vec<&str> = rows.iter().map(|row| row[1].as_str()).collect();
         assert_eq!(names, ["stanchion", "stanchion-no-ttl", "quick_cache"]);
         assert_eq!(rows[2][4], "0.50x / 2.00x");
+        let page = markdown(&report, None, &[]);
         assert!(
-            markdown(&report, None, &[]).contains("| core-to-core round trip | 412.0 ns ("),
+            page.contains("| core-to-core round trip | 412.0 ns ("),
             "the machine table names the round trip"
         );
+        assert!(page.contains("| kernel | 6.18.0 (sched_vcpu_pack=15) |"));
     }
 
     #[test]
@@ -756,6 +803,17 @@ mod tests {
         assert_eq!(one[0].speedup, 3.0);
         assert!(one[0].rounds.is_empty(), "one round has no range");
         assert_eq!(format_speedup(&one[0]), "3.00x");
+    }
+
+    #[test]
+    fn names_the_kernel_with_its_placement_parameters() {
+        let cmdline = "console=ttyS0 quiet cpuidle_haltpoll.force=1 sched_vcpu_pack=15 \
+                       rdinit=/init -- --sched-like-flag-for-init";
+        assert_eq!(
+            kernel("6.18.0", cmdline),
+            "6.18.0 (cpuidle_haltpoll.force=1 sched_vcpu_pack=15)"
+        );
+        assert_eq!(kernel("6.1.0", "console=ttyS0 quiet"), "6.1.0");
     }
 
     #[test]
