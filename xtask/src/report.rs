@@ -217,8 +217,9 @@ pub(crate) fn compare(measurements: &[Measurement]) -> Vec<Comparison> {
 ///
 /// A measurement's time is the median of its rounds' times. A comparison's speedup is the median of
 /// the speedups measured within each round, where ours and the peer ran seconds apart, not the ratio
-/// of the two medians: on a VM whose host moves its vCPUs about, a row can run at one speed for
-/// minutes and at another for the next, and a ratio taken across rounds would compare the two.
+/// of the two medians: on a VM whose vCPUs the host moves about, or whose kernel packs threads onto
+/// fewer vCPUs ([`kernel`]), a row can run at one speed for minutes and at another for the next,
+/// and a ratio taken across rounds would compare the two.
 pub(crate) fn combine(rounds: &[Vec<Measurement>]) -> (Vec<Measurement>, Vec<Comparison>) {
     let mut times: BTreeMap<&str, (&Measurement, Vec<f64>)> = BTreeMap::new();
     for m in rounds.iter().flatten() {
