@@ -116,8 +116,8 @@ pub(crate) fn run(report_path: &Path, baseline_path: &Path, update: bool) -> Res
         if report.mode == "quick" {
             bail!(
                 "{} is from a --quick run: the baseline records full runs only (a quick run \
-                 leaves stateful benches, such as the cache's key streams, in another state, and \
-                 their ratios differ from a full run's)",
+                 takes ten samples in a second, and a history mixing its ratios with full runs' \
+                 would take the median of two methods)",
                 report_path.display()
             );
         }
