@@ -38,6 +38,7 @@ mod builder;
 mod cache;
 mod error;
 mod flight;
+mod ghost;
 mod shard;
 mod sketch;
 mod stats;

@@ -14,8 +14,9 @@
 use std::borrow::Borrow;
 use std::collections::VecDeque;
 
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashTable;
 
+use crate::ghost::Ghost;
 use crate::sketch::FrequencySketch;
 use crate::stats::{CacheStats, RemovalCause};
 
@@ -26,7 +27,7 @@ pub(crate) const NEVER: u64 = u64::MAX;
 const SMALL_SHARE_PERCENT: u64 = 10;
 
 /// Ghost hashes kept per resident entry.
-const GHOST_PER_ENTRY: usize = 2;
+const GHOST_PER_ENTRY: u64 = 2;
 
 /// The most credit a read can give an entry in main.
 const MAX_FREQUENCY: u8 = 3;
@@ -179,6 +180,8 @@ pub(crate) struct Shard<K, V> {
 
 impl<K: Eq, V: Clone> Shard<K, V> {
     pub(crate) fn new(config: ShardConfig) -> Self {
+        // The entries the policy's memory is sized for; a weighted shard's grows as it fills.
+        let max_entries = config.capacity.min(1 << 24);
         Self {
             table: HashTable::new(),
             next_id: 0,
@@ -190,11 +193,11 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             capacity: config.capacity,
             small_capacity: small_capacity(config.capacity),
             time_to_idle: config.time_to_idle,
-            ghost: Ghost::default(),
+            ghost: Ghost::new(max_entries * GHOST_PER_ENTRY),
             sketch: if config.weighted {
-                FrequencySketch::growing(config.capacity.min(1 << 24))
+                FrequencySketch::growing(max_entries)
             } else {
-                FrequencySketch::new(config.capacity.min(1 << 24))
+                FrequencySketch::new(max_entries)
             },
             stats: CacheStats::default(),
         }
@@ -419,7 +422,9 @@ impl<K: Eq, V: Clone> Shard<K, V> {
             unrecorded_reads: 0,
         };
         self.next_id += 1;
-        if self.ghost.contains(hash) && self.admit_to_main(hash, weight, now, removed) {
+        if self.ghost.contains(hash, self.ghost_limit())
+            && self.admit_to_main(hash, weight, now, removed)
+        {
             // Leaves one unit free, one eviction sooner than the capacity needs. If the next
             // insert is a ghost hit too, it finds room and enters main without a contest against
             // the sketch, so a run of ghost hits (a working set coming back) is let in after its
@@ -501,6 +506,11 @@ impl<K: Eq, V: Clone> Shard<K, V> {
         true
     }
 
+    /// How many of the latest hashes pushed the ghost holds: twice the resident entries.
+    fn ghost_limit(&self) -> u64 {
+        self.table.len() as u64 * GHOST_PER_ENTRY
+    }
+
     /// Runs the CLOCK over main until its oldest entry has no credit left, and names it.
     fn main_victim(&mut self) -> Option<Position> {
         loop {
@@ -555,8 +565,7 @@ impl<K: Eq, V: Clone> Shard<K, V> {
                 self.main_weight += weight;
                 self.main.push_back(position);
             } else {
-                self.ghost
-                    .push(position.hash, self.table.len() * GHOST_PER_ENTRY);
+                self.ghost.push(position.hash, self.ghost_limit());
                 self.remove_at(position, RemovalCause::Size, removed);
             }
             return;
@@ -615,36 +624,6 @@ impl<K: Eq, V: Clone> Shard<K, V> {
                 |position: &Position| table.find(position.hash, position.names()).is_some();
             self.small.retain(is_live);
             self.main.retain(is_live);
-        }
-    }
-}
-
-/// Hashes of keys recently evicted from small, oldest first, with a count per hash so that a
-/// hash pushed twice stays until its last push ages out.
-#[derive(Debug, Default)]
-struct Ghost {
-    order: VecDeque<u64>,
-    counts: HashMap<u64, u32>,
-}
-
-impl Ghost {
-    fn contains(&self, hash: u64) -> bool {
-        self.counts.contains_key(&hash)
-    }
-
-    fn push(&mut self, hash: u64, limit: usize) {
-        self.order.push_back(hash);
-        *self.counts.entry(hash).or_insert(0) += 1;
-        while self.order.len() > limit.max(1) {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(count) = self.counts.get_mut(&old) {
-                *count -= 1;
-                if *count == 0 {
-                    self.counts.remove(&old);
-                }
-            }
         }
     }
 }
