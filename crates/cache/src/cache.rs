@@ -54,7 +54,11 @@ pub struct Cache<K, V> {
 }
 
 /// A shard behind its own lock, on cache lines of its own.
-type LockedShard<K, V> = CachePadded<Mutex<Shard<K, V>>>;
+type LockedShard<K, V> = CachePadded<Mutex<Shard<K, V, Hasher>>>;
+
+/// Hashes keys once per operation for the shard's pick and the table probe; each shard keeps a
+/// copy to rehash its table as it grows.
+type Hasher = foldhash::fast::RandomState;
 
 /// Where the bits that pick a shard start in a key's hash: above those hashbrown uses to place an
 /// entry in a shard of any realistic size, below the seven it tags entries with.
@@ -64,7 +68,7 @@ pub(crate) struct Inner<K, V> {
     shards: Box<[LockedShard<K, V>]>,
     /// `shards - 1`: the shard is the hash's bits from `SHARD_BITS` up, masked.
     shard_mask: usize,
-    hasher: foldhash::fast::RandomState,
+    hasher: Hasher,
     /// The cache's capacity: the most all shards hold together, and the heaviest entry.
     capacity: u64,
     /// Capacity no shard holds: given back by a shard once the heavy entry it was lent capacity
@@ -148,21 +152,25 @@ where
         let shard_capacity = config.capacity / shards;
         let remainder = config.capacity % shards;
         let time_to_idle = config.time_to_idle.map(nanos);
+        let hasher = Hasher::default();
         let built: Vec<_> = (0..shards)
             .map(|index| {
                 let capacity = shard_capacity + u64::from(index < remainder);
-                CachePadded(Mutex::new(Shard::new(ShardConfig {
-                    capacity,
-                    weighted: config.weigher.is_some(),
-                    time_to_idle,
-                })))
+                CachePadded(Mutex::new(Shard::new(
+                    ShardConfig {
+                        capacity,
+                        weighted: config.weigher.is_some(),
+                        time_to_idle,
+                    },
+                    hasher.clone(),
+                )))
             })
             .collect();
         Self {
             inner: Arc::new(Inner {
                 shards: built.into_boxed_slice(),
                 shard_mask: config.shards - 1,
-                hasher: foldhash::fast::RandomState::default(),
+                hasher,
                 capacity: config.capacity,
                 pool: AtomicU64::new(0),
                 lending: Mutex::new(()),
@@ -188,7 +196,7 @@ where
         (hash >> SHARD_BITS) as usize & self.inner.shard_mask
     }
 
-    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V, Hasher>> {
         &self.inner.shards[self.shard_index(hash)]
     }
 
@@ -372,7 +380,7 @@ where
     /// Stores `incoming` in `shard`, which has the capacity for it.
     fn store(
         &self,
-        shard: &mut Shard<K, V>,
+        shard: &mut Shard<K, V, Hasher>,
         incoming: Incoming<K, V>,
         writer: Writer,
         now: &mut LazyNow<'_>,
@@ -412,7 +420,7 @@ where
 
     /// Whether an entry of `weight` fits within `shard`'s capacity. A shard that has lent
     /// capacity takes back what the pool has of it first, if it would otherwise evict.
-    fn has_room_for(&self, shard: &mut Shard<K, V>, weight: u32) -> bool {
+    fn has_room_for(&self, shard: &mut Shard<K, V, Hasher>, weight: u32) -> bool {
         if shard.deficit() > 0 && !shard.fits(weight) {
             shard.grow(self.take_from_pool(shard.deficit()));
         }
@@ -431,7 +439,7 @@ where
         weight: u32,
         now: &mut LazyNow<'_>,
         removed: &mut Removed<K, V>,
-    ) -> MutexGuard<'_, Shard<K, V>> {
+    ) -> MutexGuard<'_, Shard<K, V, Hasher>> {
         let weight = u64::from(weight);
         let shards = &self.inner.shards;
         let mut gathered = 0;
@@ -469,7 +477,7 @@ where
     }
 
     /// Puts the capacity `shard` was lent and no longer needs into the pool.
-    fn return_surplus(&self, shard: &mut Shard<K, V>) {
+    fn return_surplus(&self, shard: &mut Shard<K, V, Hasher>) {
         let surplus = shard.surplus();
         if surplus > 0 {
             self.inner.pool.fetch_add(surplus, Ordering::AcqRel);
