@@ -56,8 +56,8 @@ pub struct Cache<K, V> {
 /// A shard behind its own lock, on cache lines of its own.
 type LockedShard<K, V> = CachePadded<Mutex<Shard<K, V, Hasher>>>;
 
-/// Hashes keys once per operation for the shard's pick and the table probe; each shard keeps a
-/// copy to rehash its table as it grows.
+/// Hashes a key once per operation, for the shard's pick and the table probe; each shard keeps a
+/// copy to rehash its table as it grows and to hash the keys `invalidate_if` selects.
 type Hasher = foldhash::fast::RandomState;
 
 /// Where the bits that pick a shard start in a key's hash: above those hashbrown uses to place an

@@ -11,9 +11,13 @@
 //!
 //! Where it differs from the FIFO, both times rarely:
 //! - A push into a bucket whose eight slots are all live drops the bucket's oldest hash before its
-//!   time. The table has at least four slots per hash the ghost holds, so at most two are live in
-//!   a bucket on average, and a push finds its bucket full about once in 900 pushes at worst
-//!   (once in 5,000 for a shard of 12,500 entries, whose table rounds up to 1.5 live a bucket).
+//!   time. The table has four slots per hash the ghost holds (fewer only past 2^25 hashes a
+//!   shard), so at most two are live in a bucket on average, and a push finds its bucket full
+//!   about once in 900 pushes at worst (once in 5,000 for a shard of 12,500 entries, whose table
+//!   rounds up to 1.5 live a bucket). Right after the table doubles, the copies of its live slots
+//!   (see `grow_for`) make that more frequent until they go stale.
+//! - The limit is applied when a lookup asks, not when a push trims the queue: if the limit
+//!   shrinks and grows again, hashes the FIFO would have dropped come back.
 //! - Two hashes with the same fingerprint in one bucket are taken for one: with two live slots in
 //!   the bucket, a lookup finds another hash's slot about once in 8 million lookups.
 //!
@@ -53,21 +57,17 @@ pub(crate) struct Ghost {
     /// slot never written reads as live for `limit` pushes in every 2^40, and only for the hashes
     /// whose top 24 bits are zero.
     pushes: u64,
-    /// Pushes so far, not wrapping (saturating): until the ghost has had `limit` pushes, it holds
-    /// fewer hashes than that, and it is sized for those it can hold.
-    pushed: u64,
     /// The most hashes it is sized for.
     max_hashes: u64,
 }
 
 impl Ghost {
-    /// An empty ghost, which grows as hashes are pushed, up to room for `max_hashes`: a cache
-    /// that evicts little pays for little.
+    /// An empty ghost, sized at its first push for the limit it is pushed with and grown with the
+    /// limit, up to room for `max_hashes`: a cache that never evicts pays for nothing.
     pub(crate) fn new(max_hashes: u64) -> Self {
         Self {
             buckets: vec![Bucket::default(); MIN_BUCKETS].into_boxed_slice(),
             pushes: 1 << (PUSH_BITS - 1),
-            pushed: 0,
             max_hashes,
         }
     }
@@ -75,7 +75,10 @@ impl Ghost {
     /// Grows the table, if need be, to hold `hashes` hashes (at most the maximum it was made
     /// with). Each old bucket goes to both buckets that one more bit of the hash splits it into, so
     /// every lookup answers as before; the copy in the bucket its hashes no longer map to is
-    /// stale in `limit` pushes like any slot.
+    /// stale in `limit` pushes like any slot. Until then the copies fill buckets: growing step by
+    /// step while the first `limit` pushes come in, before any slot went stale, filled 85% of
+    /// the pushes' buckets in a review's simulation, so the table is sized for the whole limit at
+    /// once, and grows again only when the limit does (a weighted shard holding more entries).
     fn grow_for(&mut self, hashes: u64) {
         let slots = hashes.min(self.max_hashes) * SLOTS_PER_HASH;
         if slots > 8 * self.buckets.len() as u64 {
@@ -107,8 +110,7 @@ impl Ghost {
 
     /// Remembers `hash`, as the newest of the last `limit` pushes.
     pub(crate) fn push(&mut self, hash: u64, limit: u64) {
-        self.pushed = self.pushed.saturating_add(1);
-        self.grow_for(self.pushed.min(limit));
+        self.grow_for(limit);
         self.pushes = (self.pushes + 1) & PUSH_MASK;
         let fingerprint = Self::fingerprint(hash);
         let written = fingerprint << PUSH_BITS | self.pushes;
@@ -149,9 +151,7 @@ mod tests {
         Grow(u64),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
-        // Few distinct hashes, so that most lookups and pushes meet a hash pushed before.
-        let hash = (0..40u64).prop_map(spread);
+    fn op(hash: impl Strategy<Value = u64> + Clone) -> impl Strategy<Value = Op> {
         prop_oneof![
             3 => hash.clone().prop_map(Op::Push),
             3 => hash.prop_map(Op::Contains),
@@ -159,30 +159,50 @@ mod tests {
         ]
     }
 
+    /// Runs `ops`, each with its limit, and checks every lookup against a FIFO of the pushes.
+    fn check_against_fifo(mut ghost: Ghost, ops: Vec<(Op, u64)>) -> Result<(), TestCaseError> {
+        let mut pushed: VecDeque<u64> = VecDeque::new();
+        for (op, limit) in ops {
+            match op {
+                Op::Push(hash) => {
+                    ghost.push(hash, limit);
+                    pushed.push_front(hash);
+                }
+                Op::Contains(hash) => {
+                    let expected = pushed.iter().take(limit as usize).any(|&h| h == hash);
+                    prop_assert_eq!(ghost.contains(hash, limit), expected, "{:x}", hash);
+                }
+                Op::Grow(hashes) => ghost.grow_for(hashes),
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         /// It answers as a FIFO of the last `limit` pushes, whatever the limit of each call and
-        /// however it grows in between, as long as no bucket overflows: the forty hashes fall
-        /// in forty different buckets of the 128 it starts with.
+        /// however it grows in between, as long as no bucket overflows: the forty hashes (few,
+        /// so that most lookups and pushes meet a hash pushed before) fall in forty different
+        /// buckets of the 128 it starts with.
         #[test]
         fn answers_as_a_fifo_of_the_last_pushes(
-            ops in proptest::collection::vec((op(), 1..24u64), 1..400),
+            ops in proptest::collection::vec((op((0..40u64).prop_map(spread)), 1..24u64), 1..400),
         ) {
             let mut ghost = Ghost::new(4_096);
             ghost.grow_for(256);
-            let mut pushed: VecDeque<u64> = VecDeque::new();
-            for (op, limit) in ops {
-                match op {
-                    Op::Push(hash) => {
-                        ghost.push(hash, limit);
-                        pushed.push_front(hash);
-                    }
-                    Op::Contains(hash) => {
-                        let expected = pushed.iter().take(limit as usize).any(|&h| h == hash);
-                        prop_assert_eq!(ghost.contains(hash, limit), expected);
-                    }
-                    Op::Grow(hashes) => ghost.grow_for(hashes),
-                }
-            }
+            check_against_fifo(ghost, ops)?;
+        }
+
+        /// The same with fifteen hashes crowded into three buckets, so that pushes meet other
+        /// hashes' live and stale slots and must pick the right one to replace; with a limit of
+        /// at most eight, no bucket can hold more live hashes than it has slots.
+        #[test]
+        fn answers_as_a_fifo_with_hashes_sharing_buckets(
+            ops in proptest::collection::vec(
+                (op((0..3u64, 1..6u64).prop_map(|(bucket, n)| in_bucket(bucket, n))), 1..=8u64),
+                1..400,
+            ),
+        ) {
+            check_against_fifo(Ghost::new(64), ops)?;
         }
     }
 
@@ -236,24 +256,19 @@ mod tests {
     }
 
     #[test]
-    fn grows_with_what_it_can_hold_up_to_its_maximum() {
+    fn is_sized_for_its_limit_up_to_its_maximum() {
         let mut ghost = Ghost::new(1_000);
         assert_eq!(ghost.buckets.len(), MIN_BUCKETS);
-        // (pushes, limit, buckets after them)
+        // (limit, buckets after a push with it)
         let steps = [
-            (100, 10_000, 64),     // four slots a hash, eight a bucket
-            (10_000, 10, 64),      // ten hashes live at most: no growth
-            (10_000, 10_000, 512), // no further than 1,000 hashes need
+            (10, MIN_BUCKETS), // forty slots fit in the first eight buckets
+            (100, 64),         // four slots a hash, eight a bucket
+            (10, 64),          // never shrinks
+            (10_000, 512),     // no further than 1,000 hashes need
         ];
-        for (pushes, limit, buckets) in steps {
-            for n in 0..pushes {
-                ghost.push(spread(n), limit);
-            }
-            assert_eq!(
-                ghost.buckets.len(),
-                buckets,
-                "{pushes} pushes, limit {limit}"
-            );
+        for (limit, buckets) in steps {
+            ghost.push(spread(limit), limit);
+            assert_eq!(ghost.buckets.len(), buckets, "limit {limit}");
         }
     }
 }

@@ -5,7 +5,7 @@
 //! The policy (see docs/cache.md for the measurements behind it):
 //! - New entries enter the *small* FIFO (10% of the weight). When it overflows, its oldest entry
 //!   moves to the *main* FIFO if it was read while in small, and otherwise leaves, its hash kept in
-//!   the *ghost* FIFO (up to twice as many hashes as resident entries).
+//!   the *ghost* (the last pushed, up to twice as many hashes as resident entries; `ghost.rs`).
 //! - *main* is a CLOCK: its oldest entry goes back to the tail with one credit spent if it was read
 //!   (reads add credit up to 3) and is evicted otherwise.
 //! - A new key found in the ghost was evicted too early: it goes straight to main, if the frequency
@@ -86,8 +86,8 @@ pub(crate) struct Incoming<K, V> {
 struct Entry<K, V> {
     key: K,
     value: V,
-    /// Names the entry in the FIFOs, with its hash: a position whose id no entry bears any more
-    /// is stale. Drawn from a per-shard counter that cannot wrap.
+    /// Names the entry in the FIFOs, with the hash it is stored under: a position whose id no
+    /// entry bears any more is stale. Drawn from a per-shard counter that cannot wrap.
     id: u64,
     /// Time-to-live deadline, or `NEVER`.
     deadline: u64,
@@ -536,6 +536,14 @@ impl<K: Hash + Eq, V: Clone, S: BuildHasher> Shard<K, V, S> {
     /// Evicts until `room` more weight fits.
     fn evict_until_fits(&mut self, room: u64, now: &mut impl Now, removed: &mut Removed<K, V>) {
         while self.weight() + room > self.capacity && self.weight() > 0 {
+            // Weight with no position left to evict means an entry the FIFOs cannot reach: a key
+            // whose `Hash` changed while it was in the cache, so the table rehashed it elsewhere.
+            // Loud, rather than a loop that never ends.
+            assert!(
+                !(self.small.is_empty() && self.main.is_empty()),
+                "stanchion-cache: an entry cannot be found by its hash; did a key's Hash change \
+                 while it was in the cache?"
+            );
             if self.small_weight >= self.small_capacity || self.main_weight == 0 {
                 self.evict_from_small(now, removed);
             } else if let Some(victim) = self.main_victim() {
@@ -581,6 +589,11 @@ impl<K: Hash + Eq, V: Clone, S: BuildHasher> Shard<K, V, S> {
         entry.in_main = in_main;
         let (position, weight) = (entry.position(hash), u64::from(entry.weight));
         let hasher = &self.hasher;
+        debug_assert_eq!(
+            hasher.hash_one(&entry.key),
+            hash,
+            "the cache's hash of the key"
+        );
         self.table
             .insert_unique(hash, entry, |entry| hasher.hash_one(&entry.key));
         self.sketch.grow_for(self.table.len() as u64);
@@ -742,6 +755,23 @@ mod tests {
             }
             assert_consistent(&shard);
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "the cache's hash of the key")]
+    fn an_entry_placed_under_another_hash_than_the_hashers_is_caught() {
+        // The table would rehash it under the hasher's hash as it grows, out of its positions'
+        // reach.
+        let mut shard = shard(8);
+        let incoming = Incoming {
+            hash: hash(1) + 1,
+            key: 1,
+            value: 1,
+            weight: 1,
+            deadline: NEVER,
+        };
+        shard.insert(incoming, &mut Fixed(0), &mut Removed::new(false));
     }
 
     #[test]
