@@ -24,6 +24,8 @@
 //! Either changes only where one new entry starts, in small or in main (see `Shard::insert`),
 //! never what a read returns.
 
+use crate::sketch::repeated;
+
 /// Slots per hash the ghost may hold: with fewer, a bucket fills more often (see the module docs).
 const SLOTS_PER_HASH: u64 = 4;
 
@@ -83,11 +85,7 @@ impl Ghost {
         let slots = hashes.min(self.max_hashes) * SLOTS_PER_HASH;
         if slots > 8 * self.buckets.len() as u64 {
             let buckets = slots.div_ceil(8).next_power_of_two() as usize;
-            let mut grown = Vec::with_capacity(buckets);
-            while grown.len() < buckets {
-                grown.extend_from_slice(&self.buckets);
-            }
-            self.buckets = grown.into_boxed_slice();
+            self.buckets = repeated(&self.buckets, buckets);
         }
     }
 

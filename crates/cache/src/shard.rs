@@ -536,17 +536,15 @@ impl<K: Hash + Eq, V: Clone, S: BuildHasher> Shard<K, V, S> {
     /// Evicts until `room` more weight fits.
     fn evict_until_fits(&mut self, room: u64, now: &mut impl Now, removed: &mut Removed<K, V>) {
         while self.weight() + room > self.capacity && self.weight() > 0 {
-            // Weight with no position left to evict means an entry the FIFOs cannot reach: a key
-            // whose `Hash` changed while it was in the cache, so the table rehashed it elsewhere.
-            // Loud, rather than a loop that never ends.
-            assert!(
-                !(self.small.is_empty() && self.main.is_empty()),
-                "stanchion-cache: an entry cannot be found by its hash; did a key's Hash change \
-                 while it was in the cache?"
-            );
             if self.small_weight >= self.small_capacity || self.main_weight == 0 {
+                if self.small.is_empty() {
+                    unreachable_weight();
+                }
                 self.evict_from_small(now, removed);
-            } else if let Some(victim) = self.main_victim() {
+            } else {
+                let Some(victim) = self.main_victim() else {
+                    unreachable_weight();
+                };
                 let entry = self.at(victim);
                 let cause = if entry.can_expire(self.time_to_idle)
                     && entry.is_expired(now.nanos(), self.time_to_idle)
@@ -645,6 +643,17 @@ impl<K: Hash + Eq, V: Clone, S: BuildHasher> Shard<K, V, S> {
             self.main.retain(is_live);
         }
     }
+}
+
+/// Weight left in a FIFO with no position to evict: an entry the FIFOs cannot reach, which only a
+/// key whose `Hash` changed while it was in the cache makes (the table rehashed it elsewhere as it
+/// grew). Loud, rather than an eviction loop that never ends.
+#[cold]
+fn unreachable_weight() -> ! {
+    panic!(
+        "stanchion-cache: an entry cannot be found by its hash; did a key's Hash change while \
+         it was in the cache?"
+    )
 }
 
 #[cfg(test)]

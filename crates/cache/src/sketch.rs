@@ -13,6 +13,17 @@ const WORDS_PER_ENTRY: u64 = 2;
 /// Entries a [`FrequencySketch::growing`] sketch is sized for at first.
 const INITIAL_ENTRIES: u64 = 64;
 
+/// `table` repeated to `len` items (a power-of-two multiple of its length): a table indexed by a
+/// hash's low bits, grown so, answers every hash from the same items as before, which the one
+/// more bit of the hash now picks between. The sketch and the ghost grow this way.
+pub(crate) fn repeated<T: Clone>(table: &[T], len: usize) -> Box<[T]> {
+    let mut grown = Vec::with_capacity(len);
+    while grown.len() < len {
+        grown.extend_from_slice(table);
+    }
+    grown.into_boxed_slice()
+}
+
 #[derive(Debug)]
 pub(crate) struct FrequencySketch {
     /// Blocks of 8 words; each word holds sixteen 4-bit counters.
@@ -68,11 +79,7 @@ impl FrequencySketch {
                 // Nothing counted yet: zeroed memory, which the allocator maps as it is touched.
                 vec![0; words].into_boxed_slice()
             } else {
-                let mut table = Vec::with_capacity(words);
-                while table.len() < words {
-                    table.extend_from_slice(&self.table);
-                }
-                table.into_boxed_slice()
+                repeated(&self.table, words)
             };
             self.block_mask = (words / 8 - 1) as u64;
         }
